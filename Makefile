@@ -1,0 +1,97 @@
+# Tern: one GNU Makefile. `make` builds build/tern; `make run` starts it on conf/tern.conf;
+# `make test` runs every test (unit, fuzz-corpus replay, integration on both pollers).
+# Switches: POLLER=epoll|poll (POLL= is accepted too), BOARD=linux-generic|rpi-aarch64|armv7,
+# SAN=1 (AddressSanitizer + UBSan), CC=gcc|clang, BUILD=dir.
+
+CC      ?= gcc
+BUILD   ?= build
+POLL    ?=
+POLLER  ?= $(if $(POLL),$(POLL),)
+SAN     ?= 0
+
+include platform/platform.mk
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -MMD -MP $(BOARD_CFLAGS)
+LDLIBS  += $(PLAT_LDLIBS)
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(PLAT_SRC))
+MAIN_OBJ := $(BUILD)/src/main.o
+LIB      := $(BUILD)/libtern.a
+
+UNIT_SRC := $(wildcard test/unit/*.c)
+UNIT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
+SUITES   := $(patsubst test/unit/test_%.c,%,$(filter test/unit/test_%.c,$(UNIT_SRC)))
+
+FUZZ_SRC := $(wildcard test/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%_replay,$(FUZZ_SRC))
+
+.PHONY: all run test test-unit test-fuzz-replay test-integration deps deps-test clean fuzz bench
+
+all: deps $(BUILD)/tern
+
+deps:
+	@platform/linux/install-deps.sh build
+
+deps-test:
+	@platform/linux/install-deps.sh test
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tern: $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+run: all
+	$(BUILD)/tern -c conf/tern.conf
+
+# Unit tests: one Check runner over every test/unit/test_<module>.c (suite <module>_suite).
+$(BUILD)/suites.h: $(UNIT_SRC)
+	@mkdir -p $(BUILD)
+	@printf '%s\n' $(foreach s,$(SUITES),'SUITE($(s))') > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/test/unit/main.o: $(BUILD)/suites.h
+$(BUILD)/test/unit/%.o: CFLAGS += -I$(BUILD) $(shell pkg-config --cflags check 2>/dev/null)
+
+$(BUILD)/test_unit: $(UNIT_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check 2>/dev/null) $(LDLIBS)
+
+test-unit: deps-test $(BUILD)/test_unit
+	$(BUILD)/test_unit
+
+# Fuzz targets replay their seed corpus with a plain driver (no libFuzzer needed).
+$(BUILD)/fuzz/%_replay: test/fuzz/%.c test/fuzz/replay_main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ test/fuzz/$*.c test/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS)
+
+test-fuzz-replay: $(FUZZ_REPLAY)
+	@set -e; for f in $(FUZZ_REPLAY); do t=$$(basename $$f _replay); t=$${t#fuzz_}; \
+	  $$f test/fuzz/corpus/$$t; done
+
+test-integration: deps-test $(BUILD)/tern
+	test/integration/run.sh $(BUILD)/tern
+
+test: deps-test all test-unit test-fuzz-replay test-integration
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/poll POLLER=poll test-integration
+
+fuzz:
+	test/fuzz/run.sh $(or $(FUZZ_TIME),60)
+
+bench: all
+	test/bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,65 @@
+/*
+ * The contract platform/ implements: the poller, clocks and OS hooks.
+ *
+ * Only files under platform/ know which OS or board Tern runs on. The Makefile compiles exactly
+ * one poller (poll_epoll.c on Linux by default, poll_posix.c with POLLER=poll or on any other
+ * POSIX system); both implement every function below and keep their state in the struct they
+ * return, never in file statics. A poller sees file descriptors and readiness masks only: it
+ * knows nothing of connections, TLS or MQTT.
+ */
+#ifndef TERN_PLATFORM_H
+#define TERN_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Readiness mask bits. PLAT_ERR is reported, never requested (errors and hang-ups). */
+#define PLAT_READ  0x1u
+#define PLAT_WRITE 0x2u
+#define PLAT_ERR   0x4u
+
+struct plat_event {
+    int fd;
+    uint32_t mask;
+};
+
+struct plat_poller;
+
+/* Returns a new poller sized for about size_hint fds, or NULL on failure. */
+struct plat_poller *plat_poller_new(int size_hint);
+void plat_poller_free(struct plat_poller *p);
+/* Name of the backend ("epoll", "poll"), for logs and tests. */
+const char *plat_poller_name(void);
+/* Starts watching fd for mask (PLAT_READ|PLAT_WRITE, may be 0). TERN_OK or TERN_E*. */
+int plat_poller_add(struct plat_poller *p, int fd, uint32_t mask);
+/* Changes the mask of a watched fd. */
+int plat_poller_mod(struct plat_poller *p, int fd, uint32_t mask);
+/* Stops watching fd (call before close). */
+int plat_poller_del(struct plat_poller *p, int fd);
+/*
+ * Waits up to timeout_ms (-1 = forever, 0 = poll) and fills at most max events.
+ * Returns the number of events (0 on timeout or when interrupted by a signal) or TERN_EIO.
+ */
+int plat_poller_wait(struct plat_poller *p, struct plat_event *events, int max, int timeout_ms);
+
+/* Monotonic clock in milliseconds and microseconds, and wall-clock seconds since the epoch. */
+uint64_t plat_now_ms(void);
+uint64_t plat_now_us(void);
+int64_t plat_wall_time(void);
+
+/* Signals: SIGINT/SIGTERM request a stop, SIGHUP a reload, SIGUSR1 a log reopen. */
+#define PLAT_SIG_STOP   0x1u
+#define PLAT_SIG_RELOAD 0x2u
+#define PLAT_SIG_REOPEN 0x4u
+/* Installs the handlers and ignores SIGPIPE. */
+int plat_signals_install(void);
+/* Returns and clears the pending PLAT_SIG_* bits. */
+unsigned plat_signals_take(void);
+
+/* Raises the soft fd limit toward want (or the hard limit); returns the limit now in force. */
+long plat_raise_fd_limit(long want);
+
+/* Makes an fd non-blocking and close-on-exec. */
+int plat_set_nonblock(int fd);
+
+#endif

@@ -1,0 +1,2 @@
+# A Linux server or desktop: no extra flags.
+BOARD_CFLAGS +=

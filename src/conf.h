@@ -1,0 +1,101 @@
+/*
+ * The configuration: Mosquitto's file syntax for the common subset, with Mosquitto 2.0's
+ * meanings and defaults.
+ *
+ * Syntax: one "key value..." per line, '#' starts a comment line, blank lines ignored, keys
+ * case-sensitive. "listener PORT [ADDRESS]" opens a listener section; listener-scoped keys
+ * (protocol, max_connections, and later TLS keys) apply to the most recent listener.
+ * include_dir DIR reads every DIR/ *.conf in sorted order.
+ *
+ * Errors are reported as "FILE:LINE: reason" in the caller's buffer and return TERN_ECONF
+ * (main exits with status 2). A known Mosquitto key that Tern does not implement yet is not an
+ * error: it is reported through the warn callback as "FILE:LINE: unsupported option 'KEY'".
+ */
+#ifndef TERN_CONF_H
+#define TERN_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum conf_proto {
+    CONF_PROTO_MQTT = 0,
+    CONF_PROTO_WEBSOCKETS = 1,
+    CONF_PROTO_HTTP = 2,
+};
+
+struct conf_listener {
+    uint16_t port;
+    char *address;              /* NULL: all addresses; malloc'd */
+    enum conf_proto protocol;
+    long max_connections;       /* -1: no limit (Mosquitto's default) */
+};
+
+/* log_dest bits */
+#define CONF_LOG_STDERR 0x1u
+#define CONF_LOG_STDOUT 0x2u
+#define CONF_LOG_FILE   0x4u
+#define CONF_LOG_SYSLOG 0x8u
+#define CONF_LOG_NONE   0x10u
+
+/* log_type bits (Mosquitto's names) */
+#define CONF_LOGT_ERROR       0x01u
+#define CONF_LOGT_WARNING     0x02u
+#define CONF_LOGT_NOTICE      0x04u
+#define CONF_LOGT_INFORMATION 0x08u
+#define CONF_LOGT_DEBUG       0x10u
+#define CONF_LOGT_SUBSCRIBE   0x20u
+#define CONF_LOGT_UNSUBSCRIBE 0x40u
+#define CONF_LOGT_WEBSOCKETS  0x80u
+#define CONF_LOGT_ALL         0xffu
+
+struct conf {
+    struct conf_listener *listeners;   /* malloc'd array */
+    size_t n_listeners;
+    bool allow_anonymous;              /* default false when a listener is configured; main
+                                          applies Mosquitto's local-only default otherwise */
+    bool allow_anonymous_set;          /* true when the file said it */
+    long max_queued_messages;          /* default 1000; 0 = no limit */
+    long long max_queued_bytes;        /* default 0 = no limit */
+    long max_inflight_messages;        /* default 20; 0 = no limit */
+    uint32_t message_size_limit;       /* payload bytes; default 0 = protocol maximum */
+    long max_connections;              /* default -1 = no limit (global default for listeners) */
+    uint32_t max_keepalive;            /* default 65535 */
+    long long persistent_client_expiration; /* seconds; default 0 = never */
+    bool retain_available;             /* default true */
+    bool queue_qos0_messages;          /* default false */
+    unsigned log_dest;                 /* default CONF_LOG_STDERR */
+    char *log_file;                    /* for log_dest file */
+    unsigned log_type;                 /* default error|warning|notice|information */
+    bool log_type_set;
+    bool connection_messages;          /* default true */
+    bool persistence;                  /* parsed now, used by the persistence issue */
+    char *persistence_location;
+    char *password_file;               /* parsed now, used by the security issue */
+    char *acl_file;
+    long autosave_interval;
+};
+
+/* Fills c with Mosquitto 2.0's defaults and no listeners. */
+void conf_init(struct conf *c);
+/* Frees everything conf_init/conf_load_file allocated. */
+void conf_cleanup(struct conf *c);
+
+typedef void (*conf_warn_fn)(void *ctx, const char *message);
+
+/*
+ * Reads path into c (on top of what c holds). Returns TERN_OK, or TERN_ECONF with
+ * "FILE:LINE: reason" (or "FILE: reason" when the file cannot be read) in err[0..errlen).
+ * warn may be NULL.
+ */
+int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen,
+                   conf_warn_fn warn, void *warn_ctx);
+
+/* Same, over a string (for tests and the fuzzer); name is used in messages. */
+int conf_load_string(struct conf *c, const char *name, const char *text, size_t len,
+                     char *err, size_t errlen, conf_warn_fn warn, void *warn_ctx);
+
+/* Appends a listener (used by -p PORT). Returns TERN_OK or TERN_ENOMEM. */
+int conf_add_listener(struct conf *c, uint16_t port, const char *address);
+
+#endif
