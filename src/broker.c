@@ -1,0 +1,229 @@
+/*
+ * struct broker and its lifecycle: start-up in dependency order, the run loop (signals,
+ * before-sleep flush), reload on SIGHUP, teardown in reverse order, and the publish fan-out
+ * that every PUBLISH and every will goes through.
+ *
+ * Fan-out (MQTT 3.1.1 sections 3.3.5 and 4.7): the topic tree reports every matching
+ * (session, granted QoS) pair; a session matched by several overlapping filters gets ONE copy
+ * at the highest granted QoS, found with a per-publish generation stamp on the session, so no
+ * per-publish allocation or set is needed. Each recipient gets min(published QoS, granted
+ * QoS) and RETAIN=0 (3.3.1-9); the message itself is shared by reference.
+ */
+#include "broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "listener.h"
+#include "loop.h"
+#include "retain.h"
+#include "session.h"
+#include "tern/err.h"
+#include "tern/mqtt.h"
+#include "tern/msg.h"
+#include "tern/platform.h"
+#include "tern/tern.h"
+#include "topic_tree.h"
+
+#define CONNECT_TIMEOUT_MS 10000u
+#define OUT_LIMIT_DEFAULT (8u * 1024u * 1024u)
+
+uint64_t broker_now(const struct broker *b)
+{
+    return loop_now(b->loop);
+}
+
+void broker_apply_limits(struct broker *b, const struct conf *c)
+{
+    struct limits *l = &b->lim;
+    l->max_queued_messages = c->max_queued_messages;
+    l->max_queued_bytes = c->max_queued_bytes;
+    l->max_inflight = c->max_inflight_messages;
+    l->message_size_limit = c->message_size_limit;
+    /* The packet bound: the payload limit plus the largest topic and header, so a header
+     * announcing more is refused before its bytes are buffered. */
+    uint64_t max = c->message_size_limit == 0
+                       ? MQTT_MAX_REMAINING + MQTT_MAX_FIXED_HEADER
+                       : (uint64_t)c->message_size_limit + MQTT_MAX_STRING + 2 + 2 +
+                             MQTT_MAX_FIXED_HEADER;
+    l->max_packet = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max;
+    l->max_connections = c->max_connections;
+    l->max_keepalive = c->max_keepalive;
+    l->session_expiry_ms = c->persistent_client_expiration * 1000;
+    l->retain_available = c->retain_available;
+    l->queue_qos0 = c->queue_qos0_messages;
+    l->allow_anonymous = c->allow_anonymous;
+    l->connection_messages = c->connection_messages;
+    l->connect_timeout_ms = CONNECT_TIMEOUT_MS;
+    l->out_limit = OUT_LIMIT_DEFAULT;
+}
+
+/* ---- fan-out ---------------------------------------------------------------------------- */
+
+static void on_match(void *ctx, struct sess *s, uint8_t qos)
+{
+    struct broker *b = ctx;
+    if (s->match_gen == b->match_gen) {
+        struct match_entry *e = &b->match[s->match_idx];
+        if (qos > e->qos)
+            e->qos = qos;
+        return;
+    }
+    if (b->n_match_pending == b->match_cap) {
+        size_t cap = b->match_cap ? b->match_cap * 2 : 64;
+        struct match_entry *a = mem_realloc(&b->mem, b->match, cap * sizeof *a);
+        if (a == NULL) {
+            b->stats.dropped_nomem++;
+            return;
+        }
+        b->match = a;
+        b->match_cap = cap;
+    }
+    s->match_gen = b->match_gen;
+    s->match_idx = (uint32_t)b->n_match_pending;
+    b->match[b->n_match_pending++] = (struct match_entry){s, qos};
+}
+
+void broker_publish(struct broker *b, struct msg *m)
+{
+    if (m->id == 0)
+        m->id = ++b->next_msg_id;
+    if (m->retain && retain_set(b->retained, m) != TERN_OK)
+        b->stats.dropped_nomem++;
+    /* A publish started inside another one's fan-out (a will, if a delivery ever closes a
+     * connection) appends its recipients after the outer ones under a new generation. */
+    size_t base = b->n_match_pending;
+    if (++b->match_gen == 0)
+        b->match_gen = 1;
+    topic_match(b->subs, (const uint8_t *)m->topic, m->topic_len, on_match, b);
+    size_t end = b->n_match_pending;
+    for (size_t i = base; i < end; i++) {
+        struct match_entry e = b->match[i];
+        sess_deliver(e.s, m, m->qos < e.qos ? m->qos : e.qos, false);
+    }
+    b->n_match_pending = base;
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+static void before_sleep(struct loop *l, void *data)
+{
+    conn_flush_all(data);
+}
+
+struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, char *err,
+                                    size_t errlen)
+{
+    struct broker *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    mem_init(&b->mem, TERN_BOARD_MEMORY_LIMIT);
+    b->conf = conf;
+    b->conf_path = conf_path;
+    broker_apply_limits(b, conf);
+    if (log_init(&b->log, conf) != TERN_OK) {
+        snprintf(err, errlen, "cannot open log file %s", conf->log_file);
+        free(b);
+        return NULL;
+    }
+    b->loop = loop_new(&b->mem, 1024);
+    b->subs = topic_tree_new(&b->mem);
+    b->retained = retain_new(&b->mem);
+    b->rbuf_size = TERN_BOARD_READ_BUF;
+    b->rbuf = mem_alloc(&b->mem, b->rbuf_size);
+    if (b->loop == NULL || b->subs == NULL || b->retained == NULL || b->rbuf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    loop_update_time(b->loop);
+    b->started_ms = loop_now(b->loop);
+    loop_set_before_sleep(b->loop, before_sleep, b);
+    if (plat_signals_install() != TERN_OK) {
+        snprintf(err, errlen, "cannot install signal handlers");
+        goto fail;
+    }
+    long fds = plat_raise_fd_limit(TERN_BOARD_FD_WANT);
+    if (listener_open_all(b, err, errlen) != TERN_OK)
+        goto fail;
+    LOG_NOTICE(&b->log, "tern version %s running (%s poller, %ld fds).", TERN_VERSION,
+               loop_backend(b->loop), fds);
+    return (struct tern_broker *)b;
+fail:
+    tern_broker_free((struct tern_broker *)b);
+    return NULL;
+}
+
+static void reload(struct broker *b)
+{
+    if (b->conf_path == NULL) {
+        LOG_NOTICE(&b->log, "Reload requested; no configuration file to re-read.");
+        return;
+    }
+    struct conf fresh;
+    char err[512];
+    conf_init(&fresh);
+    if (conf_load_file(&fresh, b->conf_path, err, sizeof err, NULL, NULL) != TERN_OK) {
+        LOG_ERR(&b->log, "Reload failed, keeping the running configuration: %s", err);
+        conf_cleanup(&fresh);
+        return;
+    }
+    if (!fresh.allow_anonymous_set && fresh.n_listeners == 0)
+        fresh.allow_anonymous = true;
+    broker_apply_limits(b, &fresh);
+    b->log.types = fresh.log_type;
+    log_reopen(&b->log);
+    LOG_NOTICE(&b->log, "Reloaded %s (limits, log types; listeners are kept).", b->conf_path);
+    conf_cleanup(&fresh);
+}
+
+int tern_broker_run(struct tern_broker *tb)
+{
+    struct broker *b = (struct broker *)tb;
+    while (!b->stop) {
+        if (loop_run_once(b->loop, -1) < 0) {
+            LOG_ERR(&b->log, "Poller failed; stopping.");
+            return TERN_EIO;
+        }
+        unsigned sig = plat_signals_take();
+        if (sig & PLAT_SIG_STOP)
+            b->stop = true;
+        if (sig & PLAT_SIG_RELOAD)
+            reload(b);
+        if (sig & PLAT_SIG_REOPEN)
+            log_reopen(&b->log);
+    }
+    LOG_NOTICE(&b->log, "tern version %s terminating.", TERN_VERSION);
+    return TERN_OK;
+}
+
+void tern_broker_stop(struct tern_broker *tb)
+{
+    ((struct broker *)tb)->stop = true;
+}
+
+void tern_broker_free(struct tern_broker *tb)
+{
+    struct broker *b = (struct broker *)tb;
+    if (b == NULL)
+        return;
+    b->stop = true;
+    if (b->loop != NULL) {
+        conn_close_all(b);
+        listener_close_all(b);
+        sess_free_all(b);
+    }
+    if (b->retained != NULL)
+        retain_free(b->retained);
+    if (b->subs != NULL)
+        topic_tree_free(b->subs);
+    mem_free(&b->mem, b->match);
+    mem_free(&b->mem, b->rbuf);
+    if (b->loop != NULL)
+        loop_free(b->loop);
+    log_cleanup(&b->log);
+    free(b);
+}

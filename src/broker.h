@@ -1,0 +1,99 @@
+/*
+ * struct broker: the one context that owns every module's state (STYLE 2.7). Nothing in Tern
+ * is a mutable global; every function that needs broker state gets this pointer.
+ *
+ * Init order (broker_new): memory accounting, log, loop, topic tree, retained store, session
+ * table, read buffer, listeners. Teardown runs in reverse.
+ */
+#ifndef TERN_BROKER_H
+#define TERN_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+
+struct loop;
+struct topic_tree;
+struct retain;
+struct sess;
+struct conn;
+struct listener;
+struct msg;
+
+/* One recipient of a publish being fanned out. */
+struct match_entry {
+    struct sess *s;
+    uint8_t qos;                    /* highest QoS granted by the matching filters */
+};
+
+/* Limits copied from the config; SIGHUP may replace them. */
+struct limits {
+    long max_queued_messages;
+    long long max_queued_bytes;
+    long max_inflight;              /* 0 = no limit */
+    uint32_t max_packet;            /* whole packet, fixed header included */
+    uint32_t message_size_limit;    /* payload bytes, 0 = protocol maximum */
+    long max_connections;           /* global; -1 = no limit */
+    uint32_t max_keepalive;
+    long long session_expiry_ms;    /* persistent_client_expiration; 0 = never */
+    bool retain_available;
+    bool queue_qos0;
+    bool allow_anonymous;
+    bool connection_messages;
+    uint32_t connect_timeout_ms;
+    size_t out_limit;               /* output bytes buffered per connection before QoS 0
+                                       deliveries to it are dropped */
+};
+
+struct sess_table {
+    struct sess **slots;
+    size_t cap;                     /* power of two */
+    size_t count;
+};
+
+struct broker {
+    struct mem mem;
+    struct log log;
+    struct limits lim;
+    struct conf *conf;              /* borrowed from main; re-read on SIGHUP */
+    const char *conf_path;          /* borrowed; NULL when started without -c */
+    struct loop *loop;
+    struct topic_tree *subs;
+    struct retain *retained;
+    struct sess_table sessions;
+    struct listener *listeners;     /* array */
+    size_t n_listeners;
+    struct conn *conns;             /* every open connection (doubly linked) */
+    struct conn *flush_list;        /* connections with output to write this turn */
+    struct conn *dead_list;         /* closed connections freed in before-sleep */
+    uint8_t *rbuf;                  /* the loop-owned read buffer */
+    size_t rbuf_size;
+    struct match_entry *match;      /* fan-out scratch: sessions matched by one publish */
+    size_t match_cap;
+    size_t n_match_pending;
+    uint32_t match_gen;
+    uint64_t next_msg_id;
+    uint64_t auto_id;               /* counter for assigned client ids */
+    uint64_t started_ms;
+    bool stop;
+    struct metrics stats;
+};
+
+/* Copies the config's limits into b->lim (start-up and SIGHUP). */
+void broker_apply_limits(struct broker *b, const struct conf *c);
+
+/* The monotonic time of this loop turn, in ms. */
+uint64_t broker_now(const struct broker *b);
+
+/*
+ * Publishes m to every matching subscription (and to the retained store when m->retain).
+ * Borrows m: recipients take their own references. Used for client PUBLISHes and wills.
+ */
+void broker_publish(struct broker *b, struct msg *m);
+
+#endif

@@ -1,0 +1,446 @@
+/*
+ * One connection: see conn.h for the read-buffer and flush design.
+ *
+ * Spec rules enforced here: 3.1.0-1 (the first packet must be CONNECT; closed otherwise),
+ * 3.1.2.10 (keepalive: closed after one and a half keepalive periods of silence), 4.8 (any
+ * malformed packet closes the connection; the codec decides what is malformed).
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "listener.h"
+#include "proto.h"
+#include "session.h"
+#include "tern/codec.h"
+#include "tern/err.h"
+#include "tern/msg.h"
+#include "tern/platform.h"
+
+#define WRITE_IOV_MAX 256
+
+static void on_io(struct loop *l, int fd, uint32_t mask, void *data);
+static void on_timer(struct loop *l, struct loop_timer *t, void *data);
+
+const char *conn_client_id(const struct conn *c)
+{
+    return c->sess != NULL ? c->sess->client_id : "-";
+}
+
+int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer)
+{
+    struct conn *c = mem_calloc(&b->mem, 1, sizeof *c);
+    if (c == NULL) {
+        close(fd);
+        b->stats.dropped_nomem++;
+        return TERN_ENOMEM;
+    }
+    c->b = b;
+    c->fd = fd;
+    c->state = CONN_NEW;
+    c->lst = lst;
+    c->tp = lst->tp;
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    outq_init(&c->out, &b->mem);
+    loop_timer_init(&c->timer, on_timer, c);
+    c->last_rx = broker_now(b);
+    c->mask = PLAT_READ;
+    if (loop_watch(b->loop, fd, PLAT_READ, on_io, c) != TERN_OK ||
+        loop_timer_start(b->loop, &c->timer, c->last_rx + b->lim.connect_timeout_ms) != TERN_OK) {
+        loop_unwatch(b->loop, fd);
+        close(fd);
+        mem_free(&b->mem, c);
+        b->stats.dropped_nomem++;
+        return TERN_ENOMEM;
+    }
+    c->next = b->conns;
+    if (b->conns != NULL)
+        b->conns->prev = c;
+    b->conns = c;
+    lst->n_conns++;
+    b->stats.connections_open++;
+    b->stats.connections_accepted++;
+    if (b->lim.connection_messages)
+        LOG_INFO(&b->log, "New connection from %s on port %u.", c->peer, lst->port);
+    return TERN_OK;
+}
+
+/* ---- output ----------------------------------------------------------------------------- */
+
+void conn_want_flush(struct conn *c)
+{
+    if (c->in_flush || c->state == CONN_CLOSED)
+        return;
+    c->in_flush = true;
+    c->flush_next = c->b->flush_list;
+    c->b->flush_list = c;
+}
+
+static void set_mask(struct conn *c, uint32_t mask)
+{
+    if (c->mask != mask) {
+        c->mask = mask;
+        loop_modify(c->b->loop, c->fd, mask);
+    }
+}
+
+/* Writes what the transport takes. Returns TERN_OK (maybe with bytes left) or TERN_EIO. */
+static int flush(struct conn *c)
+{
+    struct iovec iov[WRITE_IOV_MAX];
+    while (!outq_empty(&c->out)) {
+        int n = outq_iov(&c->out, iov, WRITE_IOV_MAX);
+        size_t want = 0;
+        for (int i = 0; i < n; i++)
+            want += iov[i].iov_len;
+        ssize_t w = c->tp->writev(c, iov, n);
+        if (w == TERN_EAGAIN)
+            break;
+        if (w < 0)
+            return TERN_EIO;
+        outq_consume(&c->out, (size_t)w);
+        c->b->stats.bytes_sent += (uint64_t)w;
+        if ((size_t)w < want)
+            break;
+    }
+    set_mask(c, outq_empty(&c->out) ? PLAT_READ : PLAT_READ | PLAT_WRITE);
+    return TERN_OK;
+}
+
+static void free_conn(struct broker *b, struct conn *c)
+{
+    outq_cleanup(&c->out);
+    mem_free(&b->mem, c->partial);
+    mem_free(&b->mem, c);
+}
+
+void conn_flush_all(struct broker *b)
+{
+    while (b->flush_list != NULL) {
+        struct conn *c = b->flush_list;
+        b->flush_list = c->flush_next;
+        c->in_flush = false;
+        if (c->state != CONN_CLOSED && flush(c) != TERN_OK)
+            conn_close(c, "write error");
+    }
+    while (b->dead_list != NULL) {
+        struct conn *c = b->dead_list;
+        b->dead_list = c->next;
+        if (!c->in_flush)
+            free_conn(b, c);
+        else
+            c->next = NULL; /* cannot happen: closed connections are never re-queued */
+    }
+}
+
+int conn_send_bytes(struct conn *c, const void *p, size_t n)
+{
+    if (c->state == CONN_CLOSED)
+        return TERN_OK;
+    int rc = outq_add_bytes(&c->out, p, n);
+    conn_want_flush(c);
+    return rc;
+}
+
+int conn_send_ack(struct conn *c, uint8_t type, uint16_t packet_id)
+{
+    uint8_t pkt[4];
+    codec_encode_ack(pkt, type, packet_id);
+    return conn_send_bytes(c, pkt, sizeof pkt);
+}
+
+int conn_send_publish(struct conn *c, struct msg *m, uint8_t qos, bool retain, bool dup,
+                      uint16_t packet_id)
+{
+    if (c->state == CONN_CLOSED)
+        return TERN_OK;
+    size_t hlen = codec_publish_header_size(m->topic_len, qos, m->payload_len);
+    uint8_t *h = outq_reserve(&c->out, hlen);
+    if (h == NULL)
+        return TERN_ENOMEM;
+    codec_encode_publish_header(h, (const uint8_t *)m->topic, m->topic_len, qos, retain, dup,
+                                packet_id, m->payload_len);
+    outq_commit(&c->out, hlen);
+    int rc = outq_add_payload(&c->out, m);
+    c->b->stats.msgs_sent++;
+    conn_want_flush(c);
+    return rc;
+}
+
+/* ---- close ------------------------------------------------------------------------------ */
+
+static void publish_will(struct broker *b, struct msg **will)
+{
+    if (*will == NULL)
+        return;
+    b->stats.wills_published++;
+    broker_publish(b, *will);
+    msg_unref(will);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+    struct broker *b = c->b;
+    if (c->state == CONN_CLOSED)
+        return;
+    bool was_active = c->state == CONN_ACTIVE;
+    c->state = CONN_CLOSED;
+    if (!outq_empty(&c->out))
+        flush(c);
+    if (b->lim.connection_messages && reason != NULL) {
+        if (c->got_disconnect)
+            LOG_INFO(&b->log, "Client %s disconnected.", conn_client_id(c));
+        else
+            LOG_NOTICE(&b->log, "Client %s [%s] disconnected: %s.", conn_client_id(c),
+                       c->peer, reason);
+    }
+    struct msg *will = NULL;
+    if (c->sess != NULL) {
+        struct sess *s = c->sess;
+        will = s->will;
+        s->will = NULL;
+        if (c->got_disconnect || b->stop)
+            msg_unref(&will);
+        c->sess = NULL;
+        sess_detach(s);
+    }
+    if (was_active)
+        b->stats.clients_connected--;
+    loop_timer_stop(b->loop, &c->timer);
+    loop_unwatch(b->loop, c->fd);
+    if (c->tp->close != NULL)
+        c->tp->close(c);
+    close(c->fd);
+    c->fd = -1;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        b->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->lst->n_conns--;
+    b->stats.connections_open--;
+    c->next = b->dead_list;
+    b->dead_list = c;
+    publish_will(b, &will);
+}
+
+void conn_close_all(struct broker *b)
+{
+    while (b->conns != NULL)
+        conn_close(b->conns, "broker shutting down");
+    conn_flush_all(b);
+}
+
+/* ---- timers ----------------------------------------------------------------------------- */
+
+static void on_timer(struct loop *l, struct loop_timer *t, void *data)
+{
+    struct conn *c = data;
+    struct broker *b = c->b;
+    if (c->state == CONN_NEW) {
+        b->stats.connect_timeouts++;
+        conn_close(c, "no CONNECT received in time");
+        return;
+    }
+    if (c->keepalive_ms == 0)
+        return;
+    uint64_t due = c->last_rx + c->keepalive_ms;
+    if (broker_now(b) >= due) {
+        b->stats.keepalive_expired++;
+        conn_close(c, "keepalive expired");
+        return;
+    }
+    loop_timer_start(l, t, due);
+}
+
+/* ---- input ------------------------------------------------------------------------------ */
+
+static int dispatch(struct conn *c, const struct pkt *p)
+{
+    if (c->state == CONN_NEW && p->type != MQTT_CONNECT) {
+        conn_close(c, "first packet was not CONNECT");
+        return TERN_EPROTO;
+    }
+    switch (p->type) {
+    case MQTT_CONNECT:
+        return proto_connect(c, p);
+    case MQTT_PUBLISH:
+        return proto_publish(c, p);
+    case MQTT_PUBACK:
+        return proto_puback(c, p);
+    case MQTT_PUBREC:
+        return proto_pubrec(c, p);
+    case MQTT_PUBREL:
+        return proto_pubrel(c, p);
+    case MQTT_PUBCOMP:
+        return proto_pubcomp(c, p);
+    case MQTT_SUBSCRIBE:
+        return proto_subscribe(c, p);
+    case MQTT_UNSUBSCRIBE:
+        return proto_unsubscribe(c, p);
+    case MQTT_PINGREQ:
+        return proto_pingreq(c, p);
+    case MQTT_DISCONNECT:
+        return proto_disconnect(c, p);
+    default:
+        conn_close(c, "packet type a client may not send");
+        return TERN_EPROTO;
+    }
+}
+
+static const char *decode_error_text(int rc)
+{
+    switch (rc) {
+    case TERN_ETOOBIG:
+        return "packet larger than message_size_limit";
+    case TERN_EPROTO:
+        return "protocol violation";
+    default:
+        return "malformed packet";
+    }
+}
+
+/*
+ * Handles every complete packet in buf[0..len). Returns the bytes consumed; sets
+ * c->partial_need to the size of a trailing incomplete packet when its header is known.
+ */
+static size_t parse(struct conn *c, const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    c->partial_need = 0;
+    while (off < len && c->state != CONN_CLOSED) {
+        struct pkt p;
+        size_t used = 0;
+        int rc = codec_decode(buf + off, len - off, c->b->lim.max_packet, true, &p, &used);
+        if (rc == TERN_EAGAIN) {
+            c->partial_need = used;
+            break;
+        }
+        if (rc != TERN_OK) {
+            c->b->stats.protocol_errors++;
+            if (rc == TERN_ETOOBIG)
+                c->b->stats.packets_too_large++;
+            conn_close(c, decode_error_text(rc));
+            break;
+        }
+        off += used;
+        c->b->stats.bytes_received += used;
+        if (dispatch(c, &p) != TERN_OK)
+            break;
+    }
+    return off;
+}
+
+/* Keeps buf[0..len), the start of an incomplete packet, in c->partial. */
+static int keep_partial(struct conn *c, const uint8_t *buf, size_t len)
+{
+    /* A packet that fits the read buffer gets its exact size; a larger one starts with what
+     * arrived and grows as its bytes do, so a header announcing a huge packet costs nothing
+     * until the bytes exist. */
+    size_t cap = len;
+    if (c->partial_need > len && c->partial_need <= c->b->rbuf_size)
+        cap = c->partial_need;
+    if (cap < MQTT_MAX_FIXED_HEADER)
+        cap = MQTT_MAX_FIXED_HEADER;
+    uint8_t *p = c->partial;
+    if (c->partial_cap < cap) {
+        p = mem_alloc(&c->b->mem, cap);
+        if (p == NULL)
+            return TERN_ENOMEM;
+        mem_free(&c->b->mem, c->partial);
+        c->partial_cap = cap;
+    }
+    memmove(p, buf, len);
+    c->partial = p;
+    c->partial_len = len;
+    return TERN_OK;
+}
+
+static void drop_partial(struct conn *c)
+{
+    mem_free(&c->b->mem, c->partial);
+    c->partial = NULL;
+    c->partial_len = c->partial_cap = c->partial_need = 0;
+}
+
+static void read_error(struct conn *c, ssize_t n)
+{
+    conn_close(c, n == TERN_ECLOSED ? "connection closed by peer" : "socket error");
+}
+
+/* A packet larger than the read buffer is read straight into its own buffer, which doubles as
+ * the bytes arrive up to the packet's size (bounded by max_packet in the codec). */
+static void read_large(struct conn *c)
+{
+    if (c->partial_len == c->partial_cap) {
+        size_t cap = c->partial_cap * 2;
+        if (cap > c->partial_need)
+            cap = c->partial_need;
+        uint8_t *p = mem_realloc(&c->b->mem, c->partial, cap);
+        if (p == NULL) {
+            c->b->stats.dropped_nomem++;
+            conn_close(c, "out of memory for a large packet");
+            return;
+        }
+        c->partial = p;
+        c->partial_cap = cap;
+    }
+    ssize_t n = c->tp->read(c, c->partial + c->partial_len, c->partial_cap - c->partial_len);
+    if (n == TERN_EAGAIN)
+        return;
+    if (n < 0) {
+        read_error(c, n);
+        return;
+    }
+    c->last_rx = broker_now(c->b);
+    c->partial_len += (size_t)n;
+    if (c->partial_len < c->partial_need)
+        return;
+    parse(c, c->partial, c->partial_len);
+    if (c->state != CONN_CLOSED)
+        drop_partial(c);
+}
+
+static void on_readable(struct conn *c)
+{
+    struct broker *b = c->b;
+    if (c->partial_need > b->rbuf_size) {
+        read_large(c);
+        return;
+    }
+    size_t have = c->partial_len;
+    if (have > 0)
+        memcpy(b->rbuf, c->partial, have);
+    ssize_t n = c->tp->read(c, b->rbuf + have, b->rbuf_size - have);
+    if (n == TERN_EAGAIN)
+        return;
+    if (n < 0) {
+        read_error(c, n);
+        return;
+    }
+    c->last_rx = broker_now(b);
+    size_t total = have + (size_t)n;
+    size_t used = parse(c, b->rbuf, total);
+    if (c->state == CONN_CLOSED)
+        return;
+    if (used == total) {
+        drop_partial(c);
+    } else if (keep_partial(c, b->rbuf + used, total - used) != TERN_OK) {
+        b->stats.dropped_nomem++;
+        conn_close(c, "out of memory for a partial packet");
+    }
+}
+
+static void on_io(struct loop *l, int fd, uint32_t mask, void *data)
+{
+    struct conn *c = data;
+    if (c->state != CONN_CLOSED && (mask & (PLAT_READ | PLAT_ERR)))
+        on_readable(c);
+    if (c->state != CONN_CLOSED && (mask & PLAT_WRITE) && flush(c) != TERN_OK)
+        conn_close(c, "write error");
+}

@@ -1,0 +1,169 @@
+/*
+ * Listeners: bind, listen and accept. Each configured listener may open several sockets (one
+ * per address family when no address is given); each socket is a struct listener with the
+ * configured transport. The connection limit is checked at accept: a connection over
+ * max_connections is closed at once, logged and counted.
+ */
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "conn.h"
+#include "loop.h"
+#include "tern/err.h"
+#include "tern/platform.h"
+
+#define ACCEPT_BATCH 64
+
+static void format_addr(const struct sockaddr *sa, char *out, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, len, "%s:%u", host, port);
+}
+
+static bool over_limit(const struct listener *lst)
+{
+    const struct broker *b = lst->b;
+    if (lst->max_connections >= 0 && lst->n_conns >= lst->max_connections)
+        return true;
+    return b->lim.max_connections >= 0 &&
+           (long)b->stats.connections_open >= b->lim.max_connections;
+}
+
+static void on_accept(struct loop *l, int fd, uint32_t mask, void *data)
+{
+    struct listener *lst = data;
+    struct broker *b = lst->b;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int cfd = accept(fd, (struct sockaddr *)&ss, &sl);
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                LOG_ERR(&b->log, "Cannot accept on %s: %s.", lst->name, strerror(errno));
+            return;
+        }
+        char peer[64];
+        format_addr((struct sockaddr *)&ss, peer, sizeof peer);
+        if (over_limit(lst)) {
+            b->stats.connections_refused_limit++;
+            LOG_NOTICE(&b->log, "Connection from %s refused on %s: max_connections reached.",
+                       peer, lst->name);
+            close(cfd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (plat_set_nonblock(cfd) != TERN_OK) {
+            close(cfd);
+            continue;
+        }
+        conn_accept(b, lst, cfd, peer);
+    }
+}
+
+static int open_one(struct broker *b, const struct conf_listener *cl, const struct addrinfo *ai,
+                    char *err, size_t errlen)
+{
+    struct listener *lst = &b->listeners[b->n_listeners];
+    memset(lst, 0, sizeof *lst);
+    lst->b = b;
+    lst->port = cl->port;
+    lst->max_connections = cl->max_connections;
+    lst->tp = &net_tcp_transport;
+    format_addr(ai->ai_addr, lst->name, sizeof lst->name);
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0)
+        goto fail;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
+        plat_set_nonblock(fd) != TERN_OK)
+        goto fail;
+    lst->fd = fd;
+    if (loop_watch(b->loop, fd, PLAT_READ, on_accept, lst) != TERN_OK)
+        goto fail;
+    b->n_listeners++;
+    LOG_NOTICE(&b->log, "Opening %s listen socket on %s.",
+               ai->ai_family == AF_INET6 ? "ipv6" : "ipv4", lst->name);
+    return TERN_OK;
+fail:
+    snprintf(err, errlen, "listener %s: %s", lst->name, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return TERN_EIO;
+}
+
+int listener_open_all(struct broker *b, char *err, size_t errlen)
+{
+    const struct conf *c = b->conf;
+    size_t cap = c->n_listeners * 2;
+    b->listeners = mem_calloc(&b->mem, cap ? cap : 1, sizeof *b->listeners);
+    if (b->listeners == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return TERN_ENOMEM;
+    }
+    for (size_t i = 0; i < c->n_listeners; i++) {
+        const struct conf_listener *cl = &c->listeners[i];
+        if (cl->protocol != CONF_PROTO_MQTT) {
+            snprintf(err, errlen, "listener %u: protocol %s is not supported yet", cl->port,
+                     cl->protocol == CONF_PROTO_WEBSOCKETS ? "websockets" : "http");
+            return TERN_ECONF;
+        }
+        struct addrinfo hints = {0};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+        char port[8];
+        snprintf(port, sizeof port, "%u", cl->port);
+        struct addrinfo *res = NULL;
+        int gai = getaddrinfo(cl->address, port, &hints, &res);
+        if (gai != 0) {
+            snprintf(err, errlen, "listener %s:%u: %s", cl->address ? cl->address : "*",
+                     cl->port, gai_strerror(gai));
+            return TERN_EIO;
+        }
+        int opened = 0;
+        for (struct addrinfo *ai = res; ai != NULL && opened < 2; ai = ai->ai_next) {
+            if (open_one(b, cl, ai, err, errlen) != TERN_OK) {
+                freeaddrinfo(res);
+                return TERN_EIO;
+            }
+            opened++;
+        }
+        freeaddrinfo(res);
+    }
+    return TERN_OK;
+}
+
+void listener_close_all(struct broker *b)
+{
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        loop_unwatch(b->loop, b->listeners[i].fd);
+        close(b->listeners[i].fd);
+    }
+    mem_free(&b->mem, b->listeners);
+    b->listeners = NULL;
+    b->n_listeners = 0;
+}

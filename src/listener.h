@@ -1,0 +1,51 @@
+/*
+ * Listeners and transports. A listener is a bound socket with its own connection limit and
+ * a transport; a transport is a table of functions that conn.c calls for every byte it moves,
+ * so TCP, TLS and WebSockets differ only here (STYLE 2.8). net_tcp.c fills the plain TCP
+ * table; TLS and WebSocket transports add their own tables and files.
+ */
+#ifndef TERN_LISTENER_H
+#define TERN_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct broker;
+struct conn;
+struct conf_listener;
+
+struct transport {
+    const char *name;
+    /* Reads up to len bytes. Returns the count, TERN_EAGAIN, TERN_ECLOSED or TERN_EIO. */
+    ssize_t (*read)(struct conn *c, void *buf, size_t len);
+    /* Writes from iov. Returns the count written (maybe partial), TERN_EAGAIN or TERN_EIO. */
+    ssize_t (*writev)(struct conn *c, const struct iovec *iov, int iovcnt);
+    /* True when bytes are buffered inside the transport that poll() cannot see. */
+    bool (*has_pending)(struct conn *c);
+    /* Releases per-connection transport state (the fd itself is closed by conn.c). */
+    void (*close)(struct conn *c);
+};
+
+extern const struct transport net_tcp_transport;
+
+struct listener {
+    struct broker *b;
+    int fd;
+    uint16_t port;
+    char name[64];                   /* "ADDRESS:PORT" for logs */
+    long max_connections;            /* -1 = no limit */
+    long n_conns;
+    const struct transport *tp;
+};
+
+/*
+ * Binds and starts listening for every configured listener; on failure fills err with
+ * "listener ADDRESS:PORT: reason" and returns TERN_EIO. Registers accept watchers on b->loop.
+ */
+int listener_open_all(struct broker *b, char *err, size_t errlen);
+void listener_close_all(struct broker *b);
+
+#endif

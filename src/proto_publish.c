@@ -1,0 +1,112 @@
+/*
+ * PUBLISH, PUBACK, PUBREC, PUBREL and PUBCOMP from a client (MQTT 3.1.1 sections 3.3-3.7, 4.3).
+ *
+ * Inbound QoS 1: the message is published, then PUBACK. Inbound QoS 2 uses method B of 4.3.3:
+ * the message is published once, on the first PUBLISH with a given packet id, and the id is
+ * kept until PUBREL; a PUBLISH repeating that id (with DUP) is answered with PUBREC again and
+ * not published again. PUBREL always gets PUBCOMP (3.6.4). Acknowledgements of outbound
+ * messages go to the session's window.
+ *
+ * A payload over message_size_limit is dropped, logged and counted; the client still gets its
+ * acknowledgement (as Mosquitto does for 3.1.1) so it does not resend it forever.
+ */
+#include <string.h>
+
+#include "broker.h"
+#include "conn.h"
+#include "proto.h"
+#include "session.h"
+#include "tern/err.h"
+#include "tern/msg.h"
+
+/* Creates and publishes the message. Returns TERN_OK or TERN_ENOMEM (nothing published). */
+static int publish(struct broker *b, const struct pkt_publish *pp)
+{
+    struct msg *m = msg_new(&b->mem, pp->topic.p, pp->topic.len, pp->payload.p,
+                            pp->payload.len, pp->qos, pp->retain);
+    if (m == NULL) {
+        b->stats.dropped_nomem++;
+        return TERN_ENOMEM;
+    }
+    broker_publish(b, m);
+    msg_unref(&m);
+    return TERN_OK;
+}
+
+/* True when the message must be acknowledged but not delivered. */
+static bool drop_it(struct conn *c, const struct pkt_publish *pp)
+{
+    struct broker *b = c->b;
+    if (b->lim.message_size_limit > 0 && pp->payload.len > b->lim.message_size_limit) {
+        b->stats.packets_too_large++;
+        LOG_NOTICE(&b->log, "Dropped PUBLISH from client %s [%s]: payload of %u bytes is over "
+                   "message_size_limit %u.", conn_client_id(c), c->peer, pp->payload.len,
+                   b->lim.message_size_limit);
+        return true;
+    }
+    if (pp->topic.len >= 5 && memcmp(pp->topic.p, "$SYS/", 5) == 0) {
+        LOG_DEBUG(&b->log, "Dropped PUBLISH from client %s to a $SYS topic.",
+                  conn_client_id(c));
+        return true;
+    }
+    return false;
+}
+
+int proto_publish(struct conn *c, const struct pkt *p)
+{
+    struct broker *b = c->b;
+    const struct pkt_publish *pp = &p->u.publish;
+    if (pp->retain && !b->lim.retain_available) {
+        conn_close(c, "retained PUBLISH while retain_available is false");
+        return TERN_EPROTO;
+    }
+    b->stats.msgs_received++;
+    bool drop = drop_it(c, pp);
+    switch (pp->qos) {
+    case 0:
+        if (!drop)
+            publish(b, pp);
+        return TERN_OK;
+    case 1:
+        /* Without memory the message is not acknowledged, so the client resends it. */
+        if (!drop && publish(b, pp) != TERN_OK)
+            return TERN_OK;
+        return conn_send_ack(c, MQTT_PUBACK, pp->packet_id);
+    default:
+        if (sess_qos2_seen(c->sess, pp->packet_id)) {
+            b->stats.qos2_duplicates++;
+            return conn_send_ack(c, MQTT_PUBREC, pp->packet_id);
+        }
+        if (sess_qos2_add(c->sess, pp->packet_id) != TERN_OK)
+            return TERN_OK;
+        if (!drop && publish(b, pp) != TERN_OK) {
+            sess_qos2_release(c->sess, pp->packet_id);
+            return TERN_OK;
+        }
+        return conn_send_ack(c, MQTT_PUBREC, pp->packet_id);
+    }
+}
+
+int proto_pubrel(struct conn *c, const struct pkt *p)
+{
+    sess_qos2_release(c->sess, p->u.ack.packet_id);
+    return conn_send_ack(c, MQTT_PUBCOMP, p->u.ack.packet_id);
+}
+
+int proto_puback(struct conn *c, const struct pkt *p)
+{
+    sess_on_puback(c->sess, p->u.ack.packet_id);
+    return TERN_OK;
+}
+
+int proto_pubrec(struct conn *c, const struct pkt *p)
+{
+    sess_on_pubrec(c->sess, p->u.ack.packet_id);
+    return TERN_OK;
+}
+
+int proto_pubcomp(struct conn *c, const struct pkt *p)
+{
+    sess_on_pubcomp(c->sess, p->u.ack.packet_id);
+    return TERN_OK;
+}

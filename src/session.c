@@ -1,0 +1,441 @@
+/*
+ * Sessions: see session.h for the state and its invariants.
+ *
+ * Spec rules enforced here: 3.1.2.4 (clean session and session state), 4.3 (QoS 1 and 2
+ * delivery, with method B for inbound QoS 2), 4.4 (resending unacknowledged PUBLISH with DUP
+ * and PUBREL on reconnect), 4.6 (order per topic: one in-order window plus an in-order queue),
+ * 3.3.1.3 (RETAIN=1 only for retained messages sent because of a new subscription).
+ */
+#include "session.h"
+
+#include <string.h>
+
+#include "broker.h"
+#include "conn.h"
+#include "retain.h"
+#include "topic_tree.h"
+#include "tern/err.h"
+#include "tern/mqtt.h"
+#include "tern/msg.h"
+
+#define PID_SPAN_MAX 65535u
+
+/* ---- session table ---------------------------------------------------------------------- */
+
+static uint64_t hash_id(const uint8_t *id, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= id[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int table_grow(struct broker *b)
+{
+    struct sess_table *t = &b->sessions;
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    struct sess **slots = mem_calloc(&b->mem, cap, sizeof *slots);
+    if (slots == NULL)
+        return TERN_ENOMEM;
+    for (size_t i = 0; i < t->cap; i++) {
+        struct sess *s = t->slots[i];
+        while (s != NULL) {
+            struct sess *next = s->hnext;
+            s->hnext = slots[s->hash & (cap - 1)];
+            slots[s->hash & (cap - 1)] = s;
+            s = next;
+        }
+    }
+    mem_free(&b->mem, t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return TERN_OK;
+}
+
+struct sess *sess_find(struct broker *b, const uint8_t *id, size_t len)
+{
+    struct sess_table *t = &b->sessions;
+    if (t->cap == 0)
+        return NULL;
+    uint64_t h = hash_id(id, len);
+    for (struct sess *s = t->slots[h & (t->cap - 1)]; s != NULL; s = s->hnext) {
+        if (s->hash == h && s->id_len == len && memcmp(s->client_id, id, len) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static void table_remove(struct broker *b, struct sess *s)
+{
+    struct sess **pp = &b->sessions.slots[s->hash & (b->sessions.cap - 1)];
+    while (*pp != NULL && *pp != s)
+        pp = &(*pp)->hnext;
+    if (*pp == s) {
+        *pp = s->hnext;
+        b->sessions.count--;
+    }
+}
+
+static void expiry_fire(struct loop *l, struct loop_timer *t, void *data)
+{
+    struct sess *s = data;
+    if (s->conn != NULL)
+        return;
+    LOG_NOTICE(&s->b->log, "Expiring persistent session of client %s after %lld s offline.",
+               s->client_id, s->b->lim.session_expiry_ms / 1000);
+    s->b->stats.sessions_expired++;
+    sess_free(s);
+}
+
+struct sess *sess_new(struct broker *b, const uint8_t *id, size_t len, bool clean)
+{
+    struct sess_table *t = &b->sessions;
+    if ((t->cap == 0 || (t->count + 1) * 4 > t->cap * 3) && table_grow(b) != TERN_OK)
+        return NULL;
+    struct sess *s = mem_calloc(&b->mem, 1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->client_id = mem_strndup(&b->mem, id, len);
+    if (s->client_id == NULL) {
+        mem_free(&b->mem, s);
+        return NULL;
+    }
+    s->b = b;
+    s->id_len = len;
+    s->clean = clean;
+    s->hash = hash_id(id, len);
+    queue_init(&s->pending, &b->mem);
+    loop_timer_init(&s->expiry, expiry_fire, s);
+    s->hnext = t->slots[s->hash & (t->cap - 1)];
+    t->slots[s->hash & (t->cap - 1)] = s;
+    t->count++;
+    return s;
+}
+
+void sess_free(struct sess *s)
+{
+    struct broker *b = s->b;
+    table_remove(b, s);
+    loop_timer_stop(b->loop, &s->expiry);
+    for (size_t i = 0; i < s->n_subs; i++) {
+        topic_unsubscribe(b->subs, (const uint8_t *)s->subs[i].filter, s->subs[i].len, s);
+        mem_free(&b->mem, s->subs[i].filter);
+    }
+    mem_free(&b->mem, s->subs);
+    for (size_t i = 0; i < s->infl_span; i++)
+        msg_unref(&s->infl[(s->infl_head + i) & (s->infl_cap - 1)].m);
+    mem_free(&b->mem, s->infl);
+    queue_cleanup(&s->pending);
+    msg_unref(&s->will);
+    mem_free(&b->mem, s->in_qos2);
+    mem_free(&b->mem, s->client_id);
+    mem_free(&b->mem, s);
+}
+
+void sess_free_all(struct broker *b)
+{
+    for (size_t i = 0; i < b->sessions.cap; i++) {
+        while (b->sessions.slots[i] != NULL)
+            sess_free(b->sessions.slots[i]);
+    }
+    mem_free(&b->mem, b->sessions.slots);
+    memset(&b->sessions, 0, sizeof b->sessions);
+}
+
+/* ---- outbound window -------------------------------------------------------------------- */
+
+static struct infl *infl_at(struct sess *s, size_t i)
+{
+    return &s->infl[(s->infl_head + i) & (s->infl_cap - 1)];
+}
+
+static bool window_open(const struct sess *s)
+{
+    long max = s->b->lim.max_inflight;
+    if (max > 0 && s->infl_live >= (size_t)max)
+        return false;
+    return s->infl_span < PID_SPAN_MAX;
+}
+
+static int infl_grow(struct sess *s)
+{
+    size_t cap = s->infl_cap ? s->infl_cap * 2 : 8;
+    struct infl *r = mem_alloc(&s->b->mem, cap * sizeof *r);
+    if (r == NULL)
+        return TERN_ENOMEM;
+    for (size_t i = 0; i < s->infl_span; i++)
+        r[i] = *infl_at(s, i);
+    mem_free(&s->b->mem, s->infl);
+    s->infl = r;
+    s->infl_cap = cap;
+    s->infl_head = 0;
+    return TERN_OK;
+}
+
+/* Sends m as a new in-flight QoS 1/2 message. Borrows m. */
+static int send_new(struct sess *s, struct msg *m, uint8_t qos, bool retain)
+{
+    if (s->infl_span == s->infl_cap && infl_grow(s) != TERN_OK)
+        return TERN_ENOMEM;
+    s->last_pid = (uint16_t)(s->last_pid + 1);
+    if (s->last_pid == 0)
+        s->last_pid = 1;
+    struct infl *e = infl_at(s, s->infl_span);
+    e->m = msg_ref(m);
+    e->packet_id = s->last_pid;
+    e->qos = qos;
+    e->retain = retain;
+    e->state = qos == 1 ? INFL_WAIT_PUBACK : INFL_WAIT_PUBREC;
+    s->infl_span++;
+    s->infl_live++;
+    return conn_send_publish(s->conn, m, qos, retain, false, e->packet_id);
+}
+
+static void send_qos0(struct sess *s, struct msg *m, bool retain)
+{
+    struct conn *c = s->conn;
+    if (c->out.pending > s->b->lim.out_limit) {
+        s->b->stats.dropped_slow_qos0++;
+        return;
+    }
+    conn_send_publish(c, m, 0, retain, false, 0);
+}
+
+static void enqueue(struct sess *s, struct msg *m, uint8_t qos, bool retain)
+{
+    struct broker *b = s->b;
+    if (queue_full(&s->pending, b->lim.max_queued_messages, b->lim.max_queued_bytes,
+                   msg_size(m))) {
+        uint64_t n = ++b->stats.dropped_queue_full;
+        if ((n & (n - 1)) == 0)
+            LOG_NOTICE(&b->log,
+                       "Outgoing messages are being dropped for client %s: queue full "
+                       "(%zu messages, %zu bytes; %llu dropped in all).",
+                       s->client_id, s->pending.count, s->pending.bytes,
+                       (unsigned long long)n);
+        return;
+    }
+    if (queue_push(&s->pending, m, qos, retain) != TERN_OK)
+        b->stats.dropped_nomem++;
+}
+
+/* Moves queued messages into the window while it is open (the client is online). */
+static void drain(struct sess *s)
+{
+    struct qentry e;
+    while (s->conn != NULL && s->pending.count > 0) {
+        struct qentry *head = queue_peek(&s->pending);
+        if (head->qos > 0 && !window_open(s))
+            break;
+        queue_pop(&s->pending, &e);
+        if (e.qos == 0)
+            send_qos0(s, e.m, e.retain);
+        else
+            send_new(s, e.m, e.qos, e.retain);
+        msg_unref(&e.m);
+    }
+}
+
+void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
+{
+    if (s->conn == NULL) {
+        if (qos > 0 || s->b->lim.queue_qos0)
+            enqueue(s, m, qos, retain);
+        return;
+    }
+    if (qos == 0) {
+        send_qos0(s, m, retain);
+    } else if (s->pending.count == 0 && window_open(s)) {
+        if (send_new(s, m, qos, retain) != TERN_OK)
+            s->b->stats.dropped_nomem++;
+    } else {
+        enqueue(s, m, qos, retain);
+    }
+}
+
+/* Finds the live in-flight entry with this packet id (the oldest is checked first: acks
+ * usually arrive in order). */
+static struct infl *infl_find(struct sess *s, uint16_t packet_id)
+{
+    for (size_t i = 0; i < s->infl_span; i++) {
+        struct infl *e = infl_at(s, i);
+        if (e->state != INFL_FREE && e->packet_id == packet_id)
+            return e;
+    }
+    return NULL;
+}
+
+static void infl_release(struct sess *s, struct infl *e)
+{
+    msg_unref(&e->m);
+    e->state = INFL_FREE;
+    s->infl_live--;
+    while (s->infl_span > 0 && infl_at(s, 0)->state == INFL_FREE) {
+        s->infl_head = (s->infl_head + 1) & (s->infl_cap - 1);
+        s->infl_span--;
+    }
+    drain(s);
+}
+
+int sess_on_puback(struct sess *s, uint16_t packet_id)
+{
+    struct infl *e = infl_find(s, packet_id);
+    if (e == NULL || e->state != INFL_WAIT_PUBACK)
+        return TERN_ENOTFOUND;
+    infl_release(s, e);
+    return TERN_OK;
+}
+
+int sess_on_pubrec(struct sess *s, uint16_t packet_id)
+{
+    struct infl *e = infl_find(s, packet_id);
+    if (e == NULL || e->state == INFL_WAIT_PUBACK)
+        return TERN_ENOTFOUND;
+    /* A repeated PUBREC (after a reconnect) is answered with PUBREL again. */
+    e->state = INFL_WAIT_PUBCOMP;
+    msg_unref(&e->m);
+    return conn_send_ack(s->conn, MQTT_PUBREL, packet_id);
+}
+
+int sess_on_pubcomp(struct sess *s, uint16_t packet_id)
+{
+    struct infl *e = infl_find(s, packet_id);
+    if (e == NULL || e->state != INFL_WAIT_PUBCOMP)
+        return TERN_ENOTFOUND;
+    infl_release(s, e);
+    return TERN_OK;
+}
+
+/* ---- inbound QoS 2 ---------------------------------------------------------------------- */
+
+bool sess_qos2_seen(const struct sess *s, uint16_t packet_id)
+{
+    for (size_t i = 0; i < s->n_in_qos2; i++) {
+        if (s->in_qos2[i] == packet_id)
+            return true;
+    }
+    return false;
+}
+
+int sess_qos2_add(struct sess *s, uint16_t packet_id)
+{
+    if (s->n_in_qos2 == s->in_qos2_cap) {
+        size_t cap = s->in_qos2_cap ? s->in_qos2_cap * 2 : 8;
+        uint16_t *a = mem_realloc(&s->b->mem, s->in_qos2, cap * sizeof *a);
+        if (a == NULL)
+            return TERN_ENOMEM;
+        s->in_qos2 = a;
+        s->in_qos2_cap = cap;
+    }
+    s->in_qos2[s->n_in_qos2++] = packet_id;
+    return TERN_OK;
+}
+
+void sess_qos2_release(struct sess *s, uint16_t packet_id)
+{
+    for (size_t i = 0; i < s->n_in_qos2; i++) {
+        if (s->in_qos2[i] == packet_id) {
+            s->in_qos2[i] = s->in_qos2[--s->n_in_qos2];
+            return;
+        }
+    }
+}
+
+/* ---- attach and detach ------------------------------------------------------------------ */
+
+void sess_attach(struct sess *s, struct conn *c)
+{
+    s->conn = c;
+    loop_timer_stop(s->b->loop, &s->expiry);
+    for (size_t i = 0; i < s->infl_span; i++) {
+        struct infl *e = infl_at(s, i);
+        if (e->state == INFL_WAIT_PUBACK || e->state == INFL_WAIT_PUBREC)
+            conn_send_publish(c, e->m, e->qos, e->retain, true, e->packet_id);
+        else if (e->state == INFL_WAIT_PUBCOMP)
+            conn_send_ack(c, MQTT_PUBREL, e->packet_id);
+    }
+    drain(s);
+}
+
+void sess_detach(struct sess *s)
+{
+    struct broker *b = s->b;
+    s->conn = NULL;
+    if (s->clean) {
+        sess_free(s);
+        return;
+    }
+    if (b->lim.session_expiry_ms > 0)
+        loop_timer_start(b->loop, &s->expiry,
+                         broker_now(b) + (uint64_t)b->lim.session_expiry_ms);
+}
+
+/* ---- subscriptions ---------------------------------------------------------------------- */
+
+static struct sub *sub_find(struct sess *s, const uint8_t *filter, size_t len)
+{
+    for (size_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0)
+            return &s->subs[i];
+    }
+    return NULL;
+}
+
+int sess_subscribe(struct sess *s, const uint8_t *filter, size_t len, uint8_t qos)
+{
+    struct broker *b = s->b;
+    struct sub *sub = sub_find(s, filter, len);
+    if (sub == NULL && s->n_subs == s->subs_cap) {
+        size_t cap = s->subs_cap ? s->subs_cap * 2 : 4;
+        struct sub *a = mem_realloc(&b->mem, s->subs, cap * sizeof *a);
+        if (a == NULL)
+            return TERN_ENOMEM;
+        s->subs = a;
+        s->subs_cap = cap;
+    }
+    char *copy = NULL;
+    if (sub == NULL && (copy = mem_strndup(&b->mem, filter, len)) == NULL)
+        return TERN_ENOMEM;
+    bool is_new;
+    if (topic_subscribe(b->subs, filter, len, s, qos, &is_new) != TERN_OK) {
+        mem_free(&b->mem, copy);
+        return TERN_ENOMEM;
+    }
+    if (sub == NULL) {
+        sub = &s->subs[s->n_subs++];
+        sub->filter = copy;
+        sub->len = (uint16_t)len;
+    }
+    sub->qos = qos;
+    return TERN_OK;
+}
+
+void sess_unsubscribe(struct sess *s, const uint8_t *filter, size_t len)
+{
+    struct sub *sub = sub_find(s, filter, len);
+    if (sub == NULL)
+        return;
+    topic_unsubscribe(s->b->subs, filter, len, s);
+    mem_free(&s->b->mem, sub->filter);
+    *sub = s->subs[--s->n_subs];
+}
+
+struct retained_ctx {
+    struct sess *s;
+    uint8_t qos;
+};
+
+static void send_one_retained(void *ctx, struct msg *m)
+{
+    struct retained_ctx *rc = ctx;
+    uint8_t qos = m->qos < rc->qos ? m->qos : rc->qos;
+    sess_deliver(rc->s, m, qos, true);
+}
+
+void sess_send_retained(struct sess *s, const uint8_t *filter, size_t len, uint8_t qos)
+{
+    struct retained_ctx rc = {s, qos};
+    retain_match(s->b->retained, filter, len, send_one_retained, &rc);
+}
