@@ -65,6 +65,7 @@ struct conf {
     bool retain_available;             /* default true */
     bool queue_qos0_messages;          /* default false */
     unsigned log_dest;                 /* default CONF_LOG_STDERR */
+    bool log_dest_set;                 /* true once a log_dest line replaced the default */
     char *log_file;                    /* for log_dest file */
     unsigned log_type;                 /* default error|warning|notice|information */
     bool log_type_set;
