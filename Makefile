@@ -62,7 +62,8 @@ $(BUILD)/suites.h: $(UNIT_SRC)
 	@printf '%s\n' $(foreach s,$(SUITES),'SUITE($(s))') > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/test/unit/main.o: $(BUILD)/suites.h
-$(BUILD)/test/unit/%.o: CFLAGS += -I$(BUILD) $(shell pkg-config --cflags check 2>/dev/null)
+$(BUILD)/test/unit/%.o: CFLAGS += -I$(BUILD) $(shell pkg-config --cflags check 2>/dev/null) \
+    -DTERN_EXPECT_POLLER='"$(POLLER)"'
 
 $(BUILD)/test_unit: $(UNIT_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check 2>/dev/null) $(LDLIBS)
@@ -83,7 +84,7 @@ test-integration: deps-test $(BUILD)/tern
 	test/integration/run.sh $(BUILD)/tern
 
 test: deps-test all test-unit test-fuzz-replay test-integration
-	$(MAKE) --no-print-directory BUILD=$(BUILD)/poll POLLER=poll test-integration
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/poll POLLER=poll test-unit test-integration
 
 fuzz:
 	test/fuzz/run.sh $(or $(FUZZ_TIME),60)

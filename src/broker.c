@@ -184,7 +184,8 @@ int tern_broker_run(struct tern_broker *tb)
 {
     struct broker *b = (struct broker *)tb;
     while (!b->stop) {
-        if (loop_run_once(b->loop, -1) < 0) {
+        /* The 1 s cap bounds how long a signal that lands just before the wait goes unseen. */
+        if (loop_run_once(b->loop, 1000) < 0) {
             LOG_ERR(&b->log, "Poller failed; stopping.");
             return TERN_EIO;
         }
