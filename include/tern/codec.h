@@ -12,7 +12,8 @@
  * 4 bytes, reserved fixed-header flags, malformed UTF-8, wildcards in a topic name, a bad filter,
  * CONNECT flag combinations, a zero packet id where one is required, trailing bytes. What the
  * broker answers (CONNACK code, disconnect) is decided by the protocol handlers, so CONNECT
- * with an unknown protocol level or an empty client id decodes successfully.
+ * with an unknown protocol level or an empty client id decodes successfully (an unknown
+ * protocol NAME is TERN_EPROTO: 3.1.2-1 lets the server close without CONNACK).
  */
 #ifndef TERN_CODEC_H
 #define TERN_CODEC_H
@@ -31,7 +32,7 @@ struct mqtt_str {
 };
 
 struct pkt_connect {
-    struct mqtt_str proto_name;   /* "MQTT" or "MQIsdp"; other names decode too */
+    struct mqtt_str proto_name;   /* "MQTT" or "MQIsdp"; any other name is TERN_EPROTO */
     uint8_t proto_level;          /* 3 or 4 expected; others decode, handler answers 0x01 */
     bool clean_session;
     bool will;
