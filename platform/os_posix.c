@@ -62,6 +62,11 @@ int plat_signals_install(void)
     return TERN_OK;
 }
 
+int plat_signals_pending(void)
+{
+    return pending_signals != 0;
+}
+
 unsigned plat_signals_take(void)
 {
     /* The common case costs no system call. */

@@ -111,6 +111,9 @@ void broker_publish(struct broker *b, struct msg *m)
 static void before_sleep(struct loop *l, void *data)
 {
     conn_flush_all(data);
+    /* A signal that arrived while the loop was busy is acted on now, not after the wait. */
+    if (plat_signals_pending())
+        loop_wake(l);
 }
 
 struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, char *err,
@@ -184,7 +187,8 @@ int tern_broker_run(struct tern_broker *tb)
 {
     struct broker *b = (struct broker *)tb;
     while (!b->stop) {
-        /* The 1 s cap bounds how long a signal that lands just before the wait goes unseen. */
+        /* before_sleep skips the wait when a signal is pending; the 1 s cap bounds the
+         * remaining window (a signal landing between that check and the wait). */
         if (loop_run_once(b->loop, 1000) < 0) {
             LOG_ERR(&b->log, "Poller failed; stopping.");
             return TERN_EIO;

@@ -64,6 +64,7 @@ struct loop {
     uint64_t now;
     loop_hook_fn before_sleep;
     void *before_sleep_data;
+    bool wake;                      /* next wait returns at once */
 };
 
 struct loop *loop_new(struct mem *mem, int size_hint)
@@ -392,11 +393,18 @@ static int dispatch(struct loop *l, int n)
     return dispatched;
 }
 
+void loop_wake(struct loop *l)
+{
+    l->wake = true;
+}
+
 int loop_run_once(struct loop *l, int max_wait_ms)
 {
     if (l->before_sleep != NULL)
         l->before_sleep(l, l->before_sleep_data);
-    int n = plat_poller_wait(l->poller, l->events, MAX_EVENTS, wait_timeout(l, max_wait_ms));
+    int n = plat_poller_wait(l->poller, l->events, MAX_EVENTS,
+                             l->wake ? 0 : wait_timeout(l, max_wait_ms));
+    l->wake = false;
     l->now = plat_now_ms();
     if (n < 0)
         return TERN_EIO;

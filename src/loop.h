@@ -55,6 +55,10 @@ bool loop_timer_armed(const struct loop_timer *t);
 /* Sets the hook run at the start of every iteration, before waiting. */
 void loop_set_before_sleep(struct loop *l, loop_hook_fn fn, void *data);
 
+/* Makes the next wait of this loop return at once (used when work is already pending, e.g.
+ * a signal that arrived while the loop was busy). */
+void loop_wake(struct loop *l);
+
 /* The monotonic time in ms read at the last wake-up (read once per iteration). */
 uint64_t loop_now(const struct loop *l);
 /* Re-reads the clock into loop_now (used at start-up). */

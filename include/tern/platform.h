@@ -55,6 +55,8 @@ int64_t plat_wall_time(void);
 int plat_signals_install(void);
 /* Returns and clears the pending PLAT_SIG_* bits. */
 unsigned plat_signals_take(void);
+/* True when a signal is pending (no system call; for skipping the next wait). */
+int plat_signals_pending(void);
 
 /* Raises the soft fd limit toward want (or the hard limit); returns the limit now in force. */
 long plat_raise_fd_limit(long want);

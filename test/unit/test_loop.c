@@ -717,6 +717,30 @@ START_TEST(test_loop_run_once_sleeps_until_timer)
 }
 END_TEST
 
+static void wake_hook(struct loop *l, void *data)
+{
+    loop_wake(l);
+}
+
+START_TEST(test_loop_wake_makes_the_next_wait_return_at_once)
+{
+    struct mem m;
+    struct loop *l = new_loop(&m);
+    int calls = 0;
+    struct loop_timer t;
+    loop_timer_init(&t, on_timer_count, &calls);
+    loop_update_time(l);
+    ck_assert_int_eq(loop_timer_start(l, &t, loop_now(l) + 5000), TERN_OK);
+    loop_set_before_sleep(l, wake_hook, NULL);
+    uint64_t start = plat_now_us();
+    ck_assert_int_eq(loop_run_once(l, -1), 0);
+    /* Woken without waiting for the 5 s timer (generous bound for a loaded machine). */
+    ck_assert_uint_lt(plat_now_us() - start, 2000000);
+    ck_assert_int_eq(calls, 0);
+    free_loop(&m, l);
+}
+END_TEST
+
 static void on_hook(struct loop *l, void *data)
 {
     (*(int *)data)++;
@@ -784,6 +808,7 @@ Suite *loop_suite(void)
     tcase_add_test(tm, test_loop_heap_of_100000_timers_with_random_stops_stays_consistent);
     tcase_add_test(tm, test_loop_future_timer_does_not_fire_early);
     tcase_add_test(tm, test_loop_run_once_sleeps_until_timer);
+    tcase_add_test(tm, test_loop_wake_makes_the_next_wait_return_at_once);
     tcase_add_test(tm, test_loop_before_sleep_hook_runs_each_iteration);
     tcase_add_test(tm, test_loop_new_fails_cleanly_under_memory_cap);
     suite_add_tcase(s, tm);
