@@ -1,5 +1,5 @@
 /*
- * Output queue: see buf.h. The arena is only appended to while bytes are pending and is reset
+ * Output queue: see buf.h. The arena is only appended to while bytes are pending and is freed
  * when everything has been written; a partially written queue is compacted so a slow reader
  * never makes it grow without bound beyond what is pending.
  */
@@ -161,8 +161,9 @@ void outq_consume(struct outq *q, size_t n)
         q->head++;
     }
     if (q->head == q->nseg) {
-        q->head = q->nseg = 0;
-        q->alen = 0;
+        /* Drained: give the storage back, so an idle connection holds no output buffer.
+         * A busy one gets it again from malloc's per-size cache at little cost. */
+        outq_cleanup(q);
     } else if (q->alen > 64 * 1024) {
         compact(q);
     }

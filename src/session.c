@@ -388,7 +388,7 @@ int sess_subscribe(struct sess *s, const uint8_t *filter, size_t len, uint8_t qo
     struct broker *b = s->b;
     struct sub *sub = sub_find(s, filter, len);
     if (sub == NULL && s->n_subs == s->subs_cap) {
-        size_t cap = s->subs_cap ? s->subs_cap * 2 : 4;
+        size_t cap = s->subs_cap ? s->subs_cap * 2 : 1;
         struct sub *a = mem_realloc(&b->mem, s->subs, cap * sizeof *a);
         if (a == NULL)
             return TERN_ENOMEM;
