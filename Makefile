@@ -37,10 +37,10 @@ FUZZ_REPLAY := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%_replay,$(FUZZ_SRC))
 all: deps $(BUILD)/tern
 
 deps:
-	@platform/linux/install-deps.sh build
+	@platform/linux/install-deps.sh build $(DEPS_ARCH)
 
 deps-test:
-	@platform/linux/install-deps.sh test
+	@platform/linux/install-deps.sh test $(DEPS_ARCH)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,14 +62,14 @@ $(BUILD)/suites.h: $(UNIT_SRC)
 	@printf '%s\n' $(foreach s,$(SUITES),'SUITE($(s))') > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/test/unit/main.o: $(BUILD)/suites.h
-$(BUILD)/test/unit/%.o: CFLAGS += -I$(BUILD) $(shell pkg-config --cflags check 2>/dev/null) \
-    -DTERN_EXPECT_POLLER='"$(POLLER)"'
+$(BUILD)/test/unit/%.o: CFLAGS += -I$(BUILD) $(shell $(PKG_CONFIG) --cflags check 2>/dev/null) \
+    -DTERN_EXPECT_POLLER='"$(POLLER)"' -DTERN_EXPECT_BOARD='"$(BOARD)"'
 
 $(BUILD)/test_unit: $(UNIT_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check 2>/dev/null) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check 2>/dev/null) $(LDLIBS)
 
 test-unit: deps-test $(BUILD)/test_unit
-	$(BUILD)/test_unit
+	$(TARGET_RUNNER) $(BUILD)/test_unit
 
 # Fuzz targets replay their seed corpus with a plain driver (no libFuzzer needed).
 $(BUILD)/fuzz/%_replay: test/fuzz/%.c test/fuzz/replay_main.c $(LIB)

@@ -49,7 +49,9 @@ void broker_apply_limits(struct broker *b, const struct conf *c)
                        : (uint64_t)c->message_size_limit + MQTT_MAX_STRING + 2 + 2 +
                              MQTT_MAX_FIXED_HEADER;
     l->max_packet = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max;
-    l->max_connections = c->max_connections;
+    l->max_connections = c->max_connections_set ? c->max_connections
+                                                : b->board->max_connections;
+    b->mem.limit = c->memory_limit >= 0 ? (size_t)c->memory_limit : b->board->memory_limit;
     l->max_keepalive = c->max_keepalive;
     l->session_expiry_ms = c->persistent_client_expiration * 1000;
     l->retain_available = c->retain_available;
@@ -116,6 +118,26 @@ static void before_sleep(struct loop *l, void *data)
         loop_wake(l);
 }
 
+/* ---- service manager (sd_notify) --------------------------------------------------------- */
+
+static void watchdog_kick(struct loop *l, struct loop_timer *t, void *data)
+{
+    struct broker *b = data;
+    plat_notify_send(&b->notify, "WATCHDOG=1");
+    /* Half the interval, as sd_watchdog_enabled(3) advises; at least 1 ms. */
+    uint64_t every = b->notify.watchdog_usec / 2000u;
+    loop_timer_start(l, t, loop_now(l) + (every > 0 ? every : 1));
+}
+
+/* Reads NOTIFY_SOCKET/WATCHDOG_USEC and arms the watchdog timer; READY=1 is sent by run. */
+static void notify_start(struct broker *b)
+{
+    if (plat_notify_init(&b->notify) != TERN_OK)
+        LOG_WARN(&b->log, "NOTIFY_SOCKET is set but unusable; not notifying the service manager.");
+    if (b->notify.watchdog_usec > 0)
+        watchdog_kick(b->loop, &b->watchdog, b);
+}
+
 struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, char *err,
                                     size_t errlen)
 {
@@ -124,7 +146,10 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    mem_init(&b->mem, TERN_BOARD_MEMORY_LIMIT);
+    b->board = plat_board();
+    b->notify.fd = -1;
+    loop_timer_init(&b->watchdog, watchdog_kick, b);
+    mem_init(&b->mem, 0);
     b->conf = conf;
     b->conf_path = conf_path;
     broker_apply_limits(b, conf);
@@ -136,7 +161,7 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
     b->loop = loop_new(&b->mem, 1024);
     b->subs = topic_tree_new(&b->mem);
     b->retained = retain_new(&b->mem);
-    b->rbuf_size = TERN_BOARD_READ_BUF;
+    b->rbuf_size = b->board->read_buf;
     b->rbuf = mem_alloc(&b->mem, b->rbuf_size);
     if (b->loop == NULL || b->subs == NULL || b->retained == NULL || b->rbuf == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -149,11 +174,12 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
         snprintf(err, errlen, "cannot install signal handlers");
         goto fail;
     }
-    long fds = plat_raise_fd_limit(TERN_BOARD_FD_WANT);
+    long fds = plat_raise_fd_limit(b->board->fd_want);
     if (listener_open_all(b, err, errlen) != TERN_OK)
         goto fail;
-    LOG_NOTICE(&b->log, "tern version %s running (%s poller, %ld fds).", TERN_VERSION,
-               loop_backend(b->loop), fds);
+    notify_start(b);
+    LOG_NOTICE(&b->log, "tern version %s running (%s poller, %ld fds, board %s).",
+               TERN_VERSION, loop_backend(b->loop), fds, b->board->name);
     return (struct tern_broker *)b;
 fail:
     tern_broker_free((struct tern_broker *)b);
@@ -168,10 +194,15 @@ static void reload(struct broker *b)
     }
     struct conf fresh;
     char err[512];
+    char state[64];
+    snprintf(state, sizeof state, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)plat_now_us());
+    plat_notify_send(&b->notify, state);
     conf_init(&fresh);
     if (conf_load_file(&fresh, b->conf_path, err, sizeof err, NULL, NULL) != TERN_OK) {
         LOG_ERR(&b->log, "Reload failed, keeping the running configuration: %s", err);
         conf_cleanup(&fresh);
+        plat_notify_send(&b->notify, "READY=1");
         return;
     }
     if (!fresh.allow_anonymous_set && fresh.n_listeners == 0)
@@ -181,11 +212,14 @@ static void reload(struct broker *b)
     log_reopen(&b->log);
     LOG_NOTICE(&b->log, "Reloaded %s (limits, log types; listeners are kept).", b->conf_path);
     conf_cleanup(&fresh);
+    plat_notify_send(&b->notify, "READY=1");
 }
 
 int tern_broker_run(struct tern_broker *tb)
 {
     struct broker *b = (struct broker *)tb;
+    /* Listeners are open and the config applied: clients can connect from now on. */
+    plat_notify_send(&b->notify, "READY=1");
     while (!b->stop) {
         /* before_sleep skips the wait when a signal is pending; the 1 s cap bounds the
          * remaining window (a signal landing between that check and the wait). */
@@ -201,6 +235,7 @@ int tern_broker_run(struct tern_broker *tb)
         if (sig & PLAT_SIG_REOPEN)
             log_reopen(&b->log);
     }
+    plat_notify_send(&b->notify, "STOPPING=1");
     LOG_NOTICE(&b->log, "tern version %s terminating.", TERN_VERSION);
     return TERN_OK;
 }
@@ -227,8 +262,11 @@ void tern_broker_free(struct tern_broker *tb)
         topic_tree_free(b->subs);
     mem_free(&b->mem, b->match);
     mem_free(&b->mem, b->rbuf);
-    if (b->loop != NULL)
+    if (b->loop != NULL) {
+        loop_timer_stop(b->loop, &b->watchdog);
         loop_free(b->loop);
+    }
+    plat_notify_cleanup(&b->notify);
     log_cleanup(&b->log);
     free(b);
 }

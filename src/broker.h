@@ -15,7 +15,9 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "loop.h"
 #include "metrics.h"
+#include "tern/platform.h"
 
 struct loop;
 struct topic_tree;
@@ -82,6 +84,9 @@ struct broker {
     uint64_t started_ms;
     bool stop;
     struct metrics stats;
+    const struct plat_board *board; /* defaults where the config is silent (static storage) */
+    struct plat_notify notify;      /* service manager (systemd) readiness and watchdog */
+    struct loop_timer watchdog;     /* WATCHDOG=1 every half WATCHDOG_USEC */
 };
 
 /* Copies the config's limits into b->lim (start-up and SIGHUP). */

@@ -376,8 +376,16 @@ static int key_max_connections(struct src *s, const char *key, char *rest)
         s->ld->c->listeners[s->cur].max_connections = (long)v;
     } else {
         s->ld->c->max_connections = (long)v;
+        s->ld->c->max_connections_set = true;
     }
     return TERN_OK;
+}
+
+/* memory_limit BYTES: Mosquitto's cap on the broker's heap; 0 = no cap. Unset, the board's
+ * default applies (platform/board/<name>.h). */
+static int key_memory_limit(struct src *s, const char *key, char *rest)
+{
+    return number_value(s, key, rest, 0, LLONG_MAX, &s->ld->c->memory_limit);
 }
 
 /* ---- global keys ---- */
@@ -725,6 +733,7 @@ static const struct key keys[] = {
     {"max_keepalive", key_max_keepalive},
     {"max_queued_bytes", key_max_queued_bytes},
     {"max_queued_messages", key_max_queued_messages},
+    {"memory_limit", key_memory_limit},
     {"message_size_limit", key_message_size_limit},
     {"password_file", key_password_file},
     {"persistence", key_persistence},
@@ -749,7 +758,7 @@ static const char *const unsupported[] = {
     "http_dir", "idle_timeout", "keepalive_interval", "keyfile", "local_cleansession",
     "local_clientid", "local_password", "local_username", "log_facility", "log_timestamp",
     "log_timestamp_format", "max_inflight_bytes", "max_packet_size", "max_qos",
-    "max_topic_alias", "memory_limit", "mount_point", "notification_topic", "notifications",
+    "max_topic_alias", "mount_point", "notification_topic", "notifications",
     "notifications_local_only", "password", "per_listener_settings", "persistence_file",
     "pid_file", "plugin", "psk_file", "psk_hint", "remote_clientid", "remote_password",
     "remote_username", "require_certificate", "restart_timeout", "retry_interval",
@@ -982,6 +991,8 @@ void conf_init(struct conf *c)
     c->max_inflight_messages = 20;
     c->message_size_limit = 0;
     c->max_connections = -1;
+    c->max_connections_set = false;
+    c->memory_limit = -1;
     c->max_keepalive = 65535;
     c->persistent_client_expiration = 0;
     c->retain_available = true;

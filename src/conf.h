@@ -60,6 +60,9 @@ struct conf {
     long max_inflight_messages;        /* default 20; 0 = no limit */
     uint32_t message_size_limit;       /* payload bytes; default 0 = protocol maximum */
     long max_connections;              /* default -1 = no limit (global default for listeners) */
+    bool max_connections_set;          /* a global max_connections line was read; else the
+                                          board's default caps the total */
+    long long memory_limit;            /* bytes; -1 (default) = the board's default, 0 = none */
     uint32_t max_keepalive;            /* default 65535 */
     long long persistent_client_expiration; /* seconds; default 0 = never */
     bool retain_available;             /* default true */

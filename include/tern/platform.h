@@ -64,4 +64,41 @@ long plat_raise_fd_limit(long want);
 /* Makes an fd non-blocking and close-on-exec. */
 int plat_set_nonblock(int fd);
 
+/*
+ * Per-board defaults (platform/board/<name>.h, chosen by make BOARD=...), used by the core only
+ * where the configuration file is silent.
+ */
+struct plat_board {
+    const char *name;           /* "linux-generic", "rpi-aarch64", "armv7" */
+    size_t read_buf;            /* bytes of the loop-owned read buffer */
+    size_t memory_limit;        /* memory_limit default in bytes; 0 = no cap */
+    long max_connections;       /* max_connections default (all listeners); -1 = no limit */
+    long fd_want;               /* soft RLIMIT_NOFILE to ask for at start-up */
+};
+
+/* The defaults of the board this binary was built for (static storage, never NULL). */
+const struct plat_board *plat_board(void);
+
+/*
+ * Service manager notification: systemd's sd_notify protocol spoken directly (no libsystemd).
+ * plat_notify_init reads NOTIFY_SOCKET (a path, or "@name" for the abstract namespace) and
+ * WATCHDOG_USEC/WATCHDOG_PID from the environment; without NOTIFY_SOCKET every send is a no-op.
+ * The struct is caller-owned (a field of the broker).
+ */
+struct plat_notify {
+    int fd;                     /* AF_UNIX datagram socket, -1 when not under a manager */
+    unsigned addr_len;          /* bytes of addr used (abstract names hold a NUL) */
+    char addr[128];             /* socket path; addr[0] == '\0' for an abstract name */
+    uint64_t watchdog_usec;     /* WATCHDOG_USEC for this process, 0 = no watchdog */
+};
+
+/* Fills n from the environment. TERN_OK (also when not under a manager) or TERN_EIO/EINVAL;
+ * on error n is left disabled and the caller may log and go on. */
+int plat_notify_init(struct plat_notify *n);
+/* Sends one state message ("READY=1", "WATCHDOG=1", ...; lines separated by '\n').
+ * TERN_OK, also when disabled; TERN_EIO when the datagram could not be sent. Never blocks. */
+int plat_notify_send(struct plat_notify *n, const char *state);
+/* Closes the socket; n is disabled afterwards. */
+void plat_notify_cleanup(struct plat_notify *n);
+
 #endif

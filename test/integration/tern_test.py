@@ -25,6 +25,8 @@ import time
 import traceback
 
 BIN = os.environ.get("TERN_BIN", "")
+# A command that runs BIN, e.g. "qemu-aarch64" for a cross-built broker (make test-arm).
+RUNNER = os.environ.get("TERN_RUNNER", "").split()
 HOST = "127.0.0.1"
 RECV_TIMEOUT = 3.0        # default bound for one expected packet
 QUIET_WAIT = 0.5          # how long "nothing arrives" is watched when no marker is used
@@ -74,7 +76,7 @@ def is_tern():
     global _is_tern
     if _is_tern is None:
         try:
-            r = subprocess.run([BIN, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            r = subprocess.run(RUNNER + [BIN, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, timeout=5)
             out = r.stdout.decode("utf-8", "replace")
         except (OSError, subprocess.TimeoutExpired):
@@ -140,7 +142,7 @@ class Broker:
     def start(self, wait_ports=None):
         check(BIN and os.path.exists(BIN), "TERN_BIN=%r does not exist" % BIN)
         self.logf = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([BIN, "-c", self.conf_path] + self.args,
+        self.proc = subprocess.Popen(RUNNER + [BIN, "-c", self.conf_path] + self.args,
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, cwd=self.dir)
         _brokers.append(self)
@@ -194,7 +196,7 @@ class Broker:
 def run_broker_to_exit(args, timeout=5, cwd=None):
     """Runs BIN with args, expecting it to exit on its own. Returns (status, output)."""
     try:
-        r = subprocess.run([BIN] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        r = subprocess.run(RUNNER + [BIN] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired as e:
         raise TestFailure("broker %r did not exit within %.1f s; output: %r" % (args, timeout, e.output))

@@ -160,7 +160,7 @@ START_TEST(test_plat_fd_limit_never_lowers)
     long before = (long)rl.rlim_cur;
     long now = plat_raise_fd_limit(16);
     ck_assert_int_ge(now, before);
-    now = plat_raise_fd_limit(TERN_BOARD_FD_WANT);
+    now = plat_raise_fd_limit(plat_board()->fd_want);
     ck_assert_int_ge(now, before);
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     ck_assert_int_eq((long)rl.rlim_cur, now);
