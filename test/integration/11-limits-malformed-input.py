@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # Malformed and forbidden input, one case per connection: the broker closes that connection, and
 # after each case the broker is alive and a healthy client still gets a publish/subscribe round trip.
-import os, sys, socket, struct
+import os, random, sys, socket, struct
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tern_test as t
 from tern_test import check, check_eq
@@ -58,6 +58,40 @@ CASES = [
     # Tern closes the connection as soon as a header announces more than message_size_limit
     # (+ headers); Mosquitto waits for the whole packet and then drops the PUBLISH.
     ("remaining length over message_size_limit", True, b"\x30" + t.enc_varint(100000) + s("a/b") + b"x" * 100, ("tern",)),
+    # Truncated packets: the client goes quiet mid-packet and half-closes; the broker must end
+    # the connection on EOF instead of waiting for bytes that will never come.
+    ("fixed header only, then half-close", True, b"\x30", ("half-close",)),
+    ("remaining length cut after continuation bytes", True, b"\x30\x80\x80", ("half-close",)),
+    ("PUBLISH body shorter than its remaining length", True, b"\x30\x0a\x00\x03a/b", ("half-close",)),
+    ("QoS 1 PUBLISH without its packet id", True, b"\x32\x05\x00\x03a/b", ()),
+    ("PUBLISH with remaining length 0", True, b"\x30\x00", ()),
+    ("CONNECT with remaining length 0", False, b"\x10\x00", ()),
+    ("CONNECT with fixed-header flags 1", False, b"\x11" + t.enc_connect("flags")[1:], ()),
+    ("CONNECT with the reserved connect flag set", False, connect_with_flags(0x03, s("c")), ()),
+    ("CONNECT with password but no user name", False, connect_with_flags(0x02 | 0x40, s("c") + s("pw")), ()),
+    ("CONNECT with invalid UTF-8 in the user name", False, connect_with_flags(0x02 | 0x80, s("c") + b"\x00\x02\xc3\x28"), ()),
+    ("CONNECT with a will topic containing '#'", False, connect_with_flags(0x02 | 0x04, s("c") + s("w/#") + s("m")), ()),
+    ("CONNECT with protocol name MQTX", False, t.enc_connect("pn", proto_name="MQTX"), ("allow-connack",)),
+    ("CONNECT with protocol level 5", False, t.enc_connect("lvl", level=5), ("allow-connack",)),
+    ("second CONNECT on one connection", True, t.enc_connect("again"), ()),
+    ("PUBACK with remaining length 3", True, b"\x40\x03\x00\x01\x00", ()),
+    ("PUBREC with remaining length 1", True, b"\x50\x01\x00", ()),
+    ("PINGREQ with fixed-header flags 1", True, b"\xc1\x00", ()),
+    ("DISCONNECT with fixed-header flags 1", True, b"\xe1\x00", ()),
+    ("SUBSCRIBE with '#' not last", True, t.enc_subscribe(1, [("a/#/b", 0)]), ()),
+    ("SUBSCRIBE with '+' inside a level", True, t.enc_subscribe(1, [("a+/b", 0)]), ()),
+    ("SUBSCRIBE with an empty filter", True, t.enc_subscribe(1, [("", 0)]), ()),
+    ("SUBSCRIBE with reserved bits in the QoS byte", True, b"\x82\x06\x00\x01\x00\x01a\x04", ()),
+    ("SUBSCRIBE filter with invalid UTF-8", True, b"\x82\x07\x00\x01\x00\x02a\xfe\x00", ()),
+    ("UNSUBSCRIBE with '#' not last", True, t.enc_unsubscribe(1, ["#/a"]), ()),
+    ("SUBSCRIBE before CONNECT", False, t.enc_subscribe(1, [("a", 0)]), ()),
+    ("PUBLISH before CONNECT", False, t.enc_publish("a", b"x"), ()),
+] + [
+    # Seeded random garbage after a valid CONNECT, then half-close: whatever the bytes parse
+    # as, the broker answers (or not) and closes; nothing crashes.
+    ("seeded random garbage #%d" % k, True,
+     bytes(random.Random(8000 + k).getrandbits(8) for _ in range(16 + 40 * k)), ("half-close", "any-reply"))
+    for k in range(5)
 ]
 
 def run_case(port, name, do_connect, data, opts):
@@ -70,11 +104,16 @@ def run_case(port, name, do_connect, data, opts):
         pass   # closed while we were still sending: fine, checked below
     if "half-close" in opts:
         c.sock.shutdown(socket.SHUT_WR)
-    c.expect_closed(timeout=t.RECV_TIMEOUT, what=name)
+    allow = ()
+    if "allow-connack" in opts:
+        allow = (t.CONNACK,)     # a refusing CONNACK (3.1.2-2) may come before the close
+    if "any-reply" in opts:
+        allow = tuple(range(16))
+    c.expect_closed(timeout=t.RECV_TIMEOUT, allow=allow, what=name)
     c.close()
 
 def main():
-    check(len(CASES) >= 15, "at least 15 cases")
+    check(len(CASES) >= 50, "at least 50 cases")
     failures = []
     with t.Broker(["message_size_limit 1000"]) as b:
         for i, (name, do_connect, data, opts) in enumerate(CASES):
