@@ -17,6 +17,8 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -MMD -MP $(BOARD_CFLAG
 LDLIBS  += $(PLAT_LDLIBS)
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# mbedTLS: TLS listeners (net_tls.c) and password hashes (auth.c); Debian ships no .pc file.
+LDLIBS  += -lmbedtls -lmbedx509 -lmbedcrypto
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -34,7 +36,7 @@ FUZZ_REPLAY := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%_replay,$(FUZZ_SRC))
 
 .PHONY: all run test test-unit test-fuzz-replay test-integration deps deps-test clean fuzz bench
 
-all: deps $(BUILD)/tern
+all: deps $(BUILD)/tern $(BUILD)/tern_passwd
 
 deps:
 	@platform/linux/install-deps.sh build $(DEPS_ARCH)
@@ -85,6 +87,10 @@ test-integration: deps-test $(BUILD)/tern
 
 test: deps-test all test-unit test-fuzz-replay test-integration
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/poll POLLER=poll test-unit test-integration
+# tern_passwd: Mosquitto's mosquitto_passwd, for Tern's (and Mosquitto's) password files.
+$(BUILD)/tern_passwd: $(BUILD)/src/tools/tern_passwd.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 
 fuzz:
 	test/fuzz/run.sh $(or $(FUZZ_TIME),60)
