@@ -10,6 +10,8 @@ POLLER  ?= $(if $(POLL),$(POLL),)
 SAN     ?= 0
 
 include platform/platform.mk
+# mbedTLS: TLS listeners (net_tls.c) and password hashes (auth.c); Debian ships no .pc file.
+LDLIBS  += -lmbedtls -lmbedx509 -lmbedcrypto
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -17,8 +19,6 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -MMD -MP $(BOARD_CFLAG
 LDLIBS  += $(PLAT_LDLIBS)
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-# mbedTLS: TLS listeners (net_tls.c) and password hashes (auth.c); Debian ships no .pc file.
-LDLIBS  += -lmbedtls -lmbedx509 -lmbedcrypto
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -55,6 +55,10 @@ $(LIB): $(CORE_OBJ)
 $(BUILD)/tern: $(MAIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# tern_passwd: Mosquitto's mosquitto_passwd, for Tern's (and Mosquitto's) password files.
+$(BUILD)/tern_passwd: $(BUILD)/src/tools/tern_passwd.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 run: all
 	$(BUILD)/tern -c conf/tern.conf
 
@@ -87,10 +91,6 @@ test-integration: deps-test $(BUILD)/tern
 
 test: deps-test all test-unit test-fuzz-replay test-integration
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/poll POLLER=poll test-unit test-integration
-# tern_passwd: Mosquitto's mosquitto_passwd, for Tern's (and Mosquitto's) password files.
-$(BUILD)/tern_passwd: $(BUILD)/src/tools/tern_passwd.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
 
 fuzz:
 	test/fuzz/run.sh $(or $(FUZZ_TIME),60)
