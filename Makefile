@@ -89,7 +89,7 @@ test-fuzz-replay: $(FUZZ_REPLAY)
 test-integration: deps-test $(BUILD)/tern
 	test/integration/run.sh $(BUILD)/tern
 
-test: deps-test all test-unit test-fuzz-replay test-integration
+test: deps-test all test-unit test-fuzz-replay test-integration test-pkg
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/poll POLLER=poll test-unit test-integration
 
 fuzz:
@@ -97,6 +97,40 @@ fuzz:
 
 bench: all
 	test/bench/run.sh
+
+# ---- ARM, install, Debian package (platform/linux/; README "Raspberry Pi") -----------------
+# test-arm: cross-builds broker, tools and unit tests for aarch64 into $(ARM_BUILD), runs the
+# unit tests and the publish/subscribe integration tests (mosquitto_pub/sub, Paho and raw
+# clients on loopback) against that broker under qemu-aarch64, and checks the arm64 package.
+# It installs the cross toolchain, qemu-user and the :arm64 libraries first (as root).
+# install: PREFIX (/usr/local), SYSCONFDIR (/etc), DESTDIR; deb: $(BUILD)/tern_VERSION_ARCH.deb,
+# plus the arm64 one when $(ARM_BUILD) holds a cross build; test-pkg checks it (make test).
+ARM_CROSS ?= aarch64-linux-gnu-
+ARM_BUILD ?= $(BUILD)/$(patsubst %-,%,$(ARM_CROSS))
+ARM_IT    ?= 02-subscribe 03-publish 04-retain 06-will 13-platform-sd-notify
+PREFIX    ?= /usr/local
+SYSCONFDIR ?= /etc
+
+.PHONY: install deb test-pkg test-arm test-arm-run
+
+install: all
+	platform/linux/install.sh $(BUILD) $(PREFIX) $(SYSCONFDIR) $(STRIP) "$(DESTDIR)"
+
+deb: all
+	platform/linux/mkdeb.sh $(BUILD) $(DEB_ARCH) $(STRIP) $(BUILD)
+	@if [ -z "$(CROSS)" ] && [ -x $(ARM_BUILD)/tern ]; then \
+	  $(MAKE) --no-print-directory CROSS=$(ARM_CROSS) BUILD=$(ARM_BUILD) deb; fi
+
+test-pkg: deb
+	test/pkg/check-deb.sh $(BUILD) $(DEB_ARCH) $(if $(CROSS),,--install)
+
+test-arm:
+	@platform/linux/install-deps.sh test $(if $(filter aarch64%,$(ARM_CROSS)),arm64,armhf)
+	$(MAKE) --no-print-directory CROSS=$(ARM_CROSS) BUILD=$(ARM_BUILD) test-arm-run
+
+test-arm-run: all test-unit test-pkg
+	@set -e; for p in $(ARM_IT); do \
+	  TERN_RUNNER="$(TARGET_RUNNER)" test/integration/run.sh $(BUILD)/tern $$p; done
 
 clean:
 	rm -rf $(BUILD)
