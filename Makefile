@@ -8,6 +8,13 @@ BUILD   ?= build
 POLL    ?=
 POLLER  ?= $(if $(POLL),$(POLL),)
 SAN     ?= 0
+# SAN=1 builds into its own directory (build/san unless BUILD is given), so sanitized and plain
+# objects never mix.
+ifeq ($(SAN),1)
+  ifeq ($(origin BUILD),file)
+    BUILD := build/san
+  endif
+endif
 
 include platform/platform.mk
 # mbedTLS: TLS listeners (net_tls.c) and password hashes (auth.c); Debian ships no .pc file.
@@ -20,6 +27,12 @@ LDLIBS  += $(PLAT_LDLIBS)
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+# Any report ends the process with a failure status (the integration helpers also scan broker
+# output for reports); leaks are checked at exit. TERN_SAN tells tests that measure RSS or
+# timing that they run under ASan.
+export ASAN_OPTIONS ?= abort_on_error=1:halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
+export TERN_SAN := 1
 endif
 
 CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
@@ -92,8 +105,13 @@ test-integration: deps-test $(BUILD)/tern
 test: deps-test all test-unit test-fuzz-replay test-integration test-pkg
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/poll POLLER=poll test-unit test-integration
 
-fuzz:
+# libFuzzer runs: FUZZ_TIME seconds per target (default 60); fails on any crash or leak.
+fuzz: deps-test
 	test/fuzz/run.sh $(or $(FUZZ_TIME),60)
+
+# The link libraries, for scripts that link against $(LIB) themselves (test/fuzz/run.sh).
+print-ldlibs:
+	@echo $(LDFLAGS) $(LDLIBS)
 
 bench: all
 	test/bench/run.sh
