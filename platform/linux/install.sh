@@ -7,7 +7,8 @@
 #   tern.service           -> DESTDIR/lib/systemd/system (PREFIX=/usr) or PREFIX/lib/systemd/system
 #   README.md              -> DESTDIR/PREFIX/share/doc/tern/
 # Installing into the running system (no DESTDIR, as root) also creates the system user
-# "tern" and reloads systemd; the service is left for the user to enable.
+# "tern" and, under systemd, enables and (re)starts tern.service, as the Debian package does
+# (START=0 in the environment skips the start).
 set -eu
 build=$1 prefix=$2 sysconfdir=$3 strip=$4 destdir=${5:-}
 tools="tern_passwd"
@@ -39,7 +40,12 @@ install -m 644 "$top/README.md" "$destdir$docdir/README.md"
 
 if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
     "$here/deb/postinst" user-only
-    if [ -d /run/systemd/system ]; then
+    if [ -d /run/systemd/system ] && [ "${START:-1}" != 0 ]; then
+        systemctl daemon-reload
+        systemctl enable tern.service
+        systemctl restart tern.service
+        echo "install.sh: tern.service is running; logs: journalctl -u tern"
+    elif [ -d /run/systemd/system ]; then
         systemctl daemon-reload
         echo "install.sh: start Tern with:  systemctl enable --now tern"
     fi
