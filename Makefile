@@ -125,7 +125,8 @@ bench: all
 # unit tests and the publish/subscribe integration tests (mosquitto_pub/sub, Paho and raw
 # clients on loopback) against that broker under qemu-aarch64, and checks the arm64 package.
 # It installs the cross toolchain, qemu-user and the :arm64 libraries first (as root).
-# install: PREFIX (/usr/local), SYSCONFDIR (/etc), DESTDIR; deb: $(BUILD)/tern_VERSION_ARCH.deb,
+# install: PREFIX (/usr/local), SYSCONFDIR (/etc), DESTDIR, START=0 (do not start the
+# service); deb: $(BUILD)/tern_VERSION_ARCH.deb,
 # plus the arm64 one when $(ARM_BUILD) holds a cross build; test-pkg checks it (make test).
 ARM_CROSS ?= aarch64-linux-gnu-
 ARM_BUILD ?= $(BUILD)/$(patsubst %-,%,$(ARM_CROSS))
@@ -133,10 +134,10 @@ ARM_IT    ?= 02-subscribe 03-publish 04-retain 06-will 13-platform-sd-notify
 PREFIX    ?= /usr/local
 SYSCONFDIR ?= /etc
 
-.PHONY: install deb test-pkg test-arm test-arm-run
+.PHONY: install deb test-pkg test-arm test-arm-run footprint
 
 install: all
-	platform/linux/install.sh $(BUILD) $(PREFIX) $(SYSCONFDIR) $(STRIP) "$(DESTDIR)"
+	START=$(or $(START),1) platform/linux/install.sh $(BUILD) $(PREFIX) $(SYSCONFDIR) $(STRIP) "$(DESTDIR)"
 
 deb: all
 	platform/linux/mkdeb.sh $(BUILD) $(DEB_ARCH) $(STRIP) $(BUILD)
@@ -158,3 +159,9 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+# The README's footprint table: sizes (x86-64, and aarch64 when cross-built), RSS idle and with
+# 1,000 idle clients, disk writes while idle (FOOTPRINT_WINDOW seconds, default 60).
+footprint: all
+	/usr/bin/python3 test/bench/footprint.py $(BUILD)/tern $(wildcard $(ARM_BUILD)/tern) \
+	    --window $(or $(FOOTPRINT_WINDOW),60)
+
