@@ -99,7 +99,7 @@ test-fuzz-replay: $(FUZZ_REPLAY)
 	@set -e; for f in $(FUZZ_REPLAY); do t=$$(basename $$f _replay); t=$${t#fuzz_}; \
 	  $$f test/fuzz/corpus/$$t; done
 
-test-integration: deps-test $(BUILD)/tern
+test-integration: deps-test $(BUILD)/tern $(BUILD)/tern_passwd
 	test/integration/run.sh $(BUILD)/tern
 
 # With SAN=1 (CI's second pass) the package check and the poll(2) integration pass are left

@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "retain.h"
+#include "security.h"
 #include "session.h"
 #include "tern/err.h"
 #include "tern/mqtt.h"
@@ -175,7 +176,8 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
         goto fail;
     }
     long fds = plat_raise_fd_limit(b->board->fd_want);
-    if (listener_open_all(b, err, errlen) != TERN_OK)
+    if (security_init(b, conf, err, errlen) != TERN_OK ||
+        listener_open_all(b, err, errlen) != TERN_OK)
         goto fail;
     notify_start(b);
     LOG_NOTICE(&b->log, "tern version %s running (%s poller, %ld fds, board %s).",
@@ -210,7 +212,9 @@ static void reload(struct broker *b)
     broker_apply_limits(b, &fresh);
     b->log.types = fresh.log_type;
     log_reopen(&b->log);
-    LOG_NOTICE(&b->log, "Reloaded %s (limits, log types; listeners are kept).", b->conf_path);
+    security_reload(b, &fresh);
+    LOG_NOTICE(&b->log, "Reloaded %s (limits, log types, password and ACL files; listeners "
+               "are kept).", b->conf_path);
     conf_cleanup(&fresh);
     plat_notify_send(&b->notify, "READY=1");
 }
@@ -256,6 +260,7 @@ void tern_broker_free(struct tern_broker *tb)
         listener_close_all(b);
         sess_free_all(b);
     }
+    security_cleanup(b);
     if (b->retained != NULL)
         retain_free(b->retained);
     if (b->subs != NULL)

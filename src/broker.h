@@ -26,6 +26,9 @@ struct sess;
 struct conn;
 struct listener;
 struct msg;
+struct auth_file;
+struct auth_throttle;
+struct acl;
 
 /* One recipient of a publish being fanned out. */
 struct match_entry {
@@ -87,6 +90,9 @@ struct broker {
     const struct plat_board *board; /* defaults where the config is silent (static storage) */
     struct plat_notify notify;      /* service manager (systemd) readiness and watchdog */
     struct loop_timer watchdog;     /* WATCHDOG=1 every half WATCHDOG_USEC */
+    struct auth_file *pw;           /* password_file; NULL when none (security.c) */
+    struct acl *acl;                /* acl_file; NULL when none: everything allowed */
+    struct auth_throttle *throttle; /* failed logins per address */
 };
 
 /* Copies the config's limits into b->lim (start-up and SIGHUP). */

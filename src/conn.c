@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "listener.h"
 #include "proto.h"
+#include "security.h"
 #include "session.h"
 #include "tern/codec.h"
 #include "tern/err.h"
@@ -205,6 +206,14 @@ void conn_close(struct conn *c, const char *reason)
         s->will = NULL;
         if (c->got_disconnect || b->stop)
             msg_unref(&will);
+        /* A will is a publish of this client: the acl_file must give it write access. */
+        if (will != NULL && b->acl != NULL &&
+            !security_may_write(s, (const uint8_t *)will->topic, will->topic_len)) {
+            b->stats.acl_denied_publish++;
+            LOG_NOTICE(&b->log, "Denied will of client %s to '%s': acl_file gives no write "
+                       "access.", s->client_id, will->topic);
+            msg_unref(&will);
+        }
         c->sess = NULL;
         sess_detach(s);
     }

@@ -16,6 +16,7 @@
 struct broker;
 struct conn;
 struct conf_listener;
+struct listener;
 
 struct transport {
     const char *name;
@@ -27,9 +28,25 @@ struct transport {
     bool (*has_pending)(struct conn *c);
     /* Releases per-connection transport state (the fd itself is closed by conn.c). */
     void (*close)(struct conn *c);
+    /*
+     * Transports with per-listener and per-connection state (TLS) set these; NULL otherwise.
+     * listen: called once per listener socket before it accepts; fills lst->tp_listener from
+     * the configuration, or returns TERN_ECONF with a message naming the listener and file.
+     * unlisten: frees lst->tp_listener. open: called by conn_accept once c is watched; creates
+     * c->tp_state (TERN_OK, else c is closed). peer_identity: the client certificate's CN once
+     * the handshake is done, else NULL (borrowed, valid until close). A read that needs the
+     * socket writable (a TLS handshake flight the socket did not take) calls
+     * conn_transport_wants_write(c, true); conn.c then calls read again when it is.
+     */
+    int (*listen)(struct listener *lst, const struct conf_listener *cl, char *err,
+                  size_t errlen);
+    void (*unlisten)(struct listener *lst);
+    int (*open)(struct conn *c);
+    const char *(*peer_identity)(struct conn *c);
 };
 
 extern const struct transport net_tcp_transport;
+extern const struct transport net_tls_transport;
 
 struct listener {
     struct broker *b;
@@ -39,6 +56,9 @@ struct listener {
     long max_connections;            /* -1 = no limit */
     long n_conns;
     const struct transport *tp;
+    void *tp_listener;               /* the transport's per-listener state (WebSocket vhost,
+                                        TLS configuration) */
+    bool use_identity_as_username;   /* the client certificate's CN is the username */
 };
 
 /*

@@ -51,17 +51,6 @@ static int apply_local_default(struct conf *c)
     return conf_add_listener(c, 1883, "127.0.0.1");
 }
 
-/* Refuses settings whose issue has not landed yet rather than silently ignoring them. */
-static int refuse_unimplemented(const struct conf *c, char *err, size_t errlen)
-{
-    if (c->password_file != NULL || c->acl_file != NULL) {
-        snprintf(err, errlen, "password_file and acl_file are not supported by this version; "
-                 "refusing to start without the access control they ask for");
-        return TERN_ECONF;
-    }
-    return TERN_OK;
-}
-
 int main(int argc, char **argv)
 {
     struct conf conf;
@@ -109,7 +98,7 @@ int main(int argc, char **argv)
         if (!conf.allow_anonymous_set && path == NULL)
             conf.allow_anonymous = true;
     }
-    if (apply_local_default(&conf) != TERN_OK || refuse_unimplemented(&conf, err, sizeof err)) {
+    if (apply_local_default(&conf) != TERN_OK) {
         fprintf(stderr, "tern: %s\n", err);
         conf_cleanup(&conf);
         return 2;

@@ -29,6 +29,12 @@ struct metrics {
     uint64_t packets_too_large;       /* message_size_limit */
     uint64_t wills_published;
     uint64_t sessions_expired;
+    uint64_t auth_failures;           /* logins refused: unknown user or wrong password */
+    uint64_t auth_blocked;            /* logins refused unchecked: address throttled */
+    uint64_t acl_denied_publish;      /* PUBLISH (and wills) the client may not write */
+    uint64_t acl_denied_read;         /* deliveries skipped: the subscriber may not read */
+    uint64_t acl_denied_subscribe;    /* SUBACK 0x80 for a filter the client may not read */
+    uint64_t tls_handshake_failures;
 };
 
 #endif

@@ -6,7 +6,9 @@
  * session 1, else CONNACK 0x02; one is assigned), 3.1.4-2 (a client id already connected: the
  * old connection is closed, its will published), 3.2.2-1..3 (session present), 3.2.2-4
  * (non-zero return code: session present 0, then close). The codec already rejected the
- * malformed flag combinations (3.1.2-3, 3.1.2-11..15, 3.1.2-22).
+ * malformed flag combinations (3.1.2-3, 3.1.2-11..15, 3.1.2-22). Username and password
+ * (3.1.3.4, 3.1.3.5) are judged by security.c: a refused login gets CONNACK 0x05 (3.2.2.3);
+ * the accepted username is kept in the session for ACL checks.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "conn.h"
 #include "loop.h"
 #include "proto.h"
+#include "security.h"
 #include "session.h"
 #include "tern/err.h"
 #include "tern/msg.h"
@@ -34,14 +37,6 @@ static bool level_ok(const struct pkt_connect *k)
     if (k->proto_name.len == 4 && memcmp(k->proto_name.p, "MQTT", 4) == 0)
         return k->proto_level == MQTT_PROTO_V311;
     return k->proto_level == MQTT_PROTO_V31;
-}
-
-/* Checks whether the client may connect; returns a CONNACK code. */
-static uint8_t authenticate(struct broker *b, const struct pkt_connect *k)
-{
-    if (!k->has_username && !b->lim.allow_anonymous)
-        return MQTT_CONNACK_NOT_AUTHORIZED;
-    return MQTT_CONNACK_ACCEPTED;
 }
 
 /* Closes the connection that holds this client id now, if any (3.1.4-2). */
@@ -94,7 +89,9 @@ int proto_connect(struct conn *c, const struct pkt *p)
         return refuse(c, MQTT_CONNACK_ID_REJECTED, "empty client id without clean session");
     if (k->keepalive > b->lim.max_keepalive)
         return refuse(c, MQTT_CONNACK_ID_REJECTED, "keepalive above max_keepalive");
-    uint8_t auth = authenticate(b, k);
+    const char *user;
+    size_t user_len;
+    uint8_t auth = security_authenticate(c, k, &user, &user_len);
     if (auth != MQTT_CONNACK_ACCEPTED)
         return refuse(c, auth, "not authorized");
     if (k->will && k->will_retain && !b->lim.retain_available)
@@ -116,13 +113,21 @@ int proto_connect(struct conn *c, const struct pkt *p)
         if (will == NULL)
             return refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory for the will");
     }
+    char *uname = user != NULL ? mem_strndup(&b->mem, user, user_len) : NULL;
+    if (user != NULL && uname == NULL) {
+        msg_unref(&will);
+        return refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory for the username");
+    }
     take_over(b, id, id_len);
     bool present;
     struct sess *s = open_session(b, id, id_len, k->clean_session, &present);
     if (s == NULL) {
         msg_unref(&will);
+        mem_free(&b->mem, uname);
         return refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory for the session");
     }
+    mem_free(&b->mem, s->username);
+    s->username = uname;
     s->clean = k->clean_session;
     s->will = will;
     c->sess = s;

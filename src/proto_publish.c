@@ -7,14 +7,16 @@
  * not published again. PUBREL always gets PUBCOMP (3.6.4). Acknowledgements of outbound
  * messages go to the session's window.
  *
- * A payload over message_size_limit is dropped, logged and counted; the client still gets its
- * acknowledgement (as Mosquitto does for 3.1.1) so it does not resend it forever.
+ * A payload over message_size_limit, or a topic the acl_file gives the client no write access
+ * to, is dropped, logged and counted; the client still gets its acknowledgement (as Mosquitto
+ * does for 3.1.1, whose only answer to a PUBLISH is the ack) so it does not resend it forever.
  */
 #include <string.h>
 
 #include "broker.h"
 #include "conn.h"
 #include "proto.h"
+#include "security.h"
 #include "session.h"
 #include "tern/err.h"
 #include "tern/msg.h"
@@ -42,6 +44,14 @@ static bool drop_it(struct conn *c, const struct pkt_publish *pp)
         LOG_NOTICE(&b->log, "Dropped PUBLISH from client %s [%s]: payload of %u bytes is over "
                    "message_size_limit %u.", conn_client_id(c), c->peer, pp->payload.len,
                    b->lim.message_size_limit);
+        return true;
+    }
+    if (b->acl != NULL && !security_may_write(c->sess, pp->topic.p, pp->topic.len)) {
+        uint64_t n = ++b->stats.acl_denied_publish;
+        if ((n & (n - 1)) == 0)
+            LOG_NOTICE(&b->log, "Denied PUBLISH from client %s [%s] to '%.*s': acl_file gives "
+                       "no write access (%llu denied in all).", conn_client_id(c), c->peer,
+                       (int)pp->topic.len, (const char *)pp->topic.p, (unsigned long long)n);
         return true;
     }
     if (pp->topic.len >= 5 && memcmp(pp->topic.p, "$SYS/", 5) == 0) {

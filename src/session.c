@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "conn.h"
 #include "retain.h"
+#include "security.h"
 #include "topic_tree.h"
 #include "tern/err.h"
 #include "tern/mqtt.h"
@@ -131,6 +132,7 @@ void sess_free(struct sess *s)
     msg_unref(&s->will);
     mem_free(&b->mem, s->in_qos2);
     mem_free(&b->mem, s->client_id);
+    mem_free(&b->mem, s->username);
     mem_free(&b->mem, s);
 }
 
@@ -240,6 +242,11 @@ static void drain(struct sess *s)
 
 void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
 {
+    if (s->b->acl != NULL &&
+        !security_may_read(s, (const uint8_t *)m->topic, m->topic_len)) {
+        s->b->stats.acl_denied_read++;
+        return;
+    }
     if (s->conn == NULL) {
         if (qos > 0 || s->b->lim.queue_qos0)
             enqueue(s, m, qos, retain);

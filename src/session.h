@@ -54,6 +54,7 @@ struct sub {
 struct sess {
     struct broker *b;
     char *client_id;      /* owned, NUL-terminated */
+    char *username;       /* owned; of the last CONNECT (ACL checks); NULL = none */
     size_t id_len;
     uint64_t hash;
     struct sess *hnext;   /* session table chain */
@@ -105,7 +106,8 @@ void sess_unsubscribe(struct sess *s, const uint8_t *filter, size_t len);
 /*
  * Delivers m to s at qos (already min(published, granted)) with the given RETAIN flag:
  * sends now when online and the window allows, else queues within the limits (dropping and
- * counting beyond them). Borrows m.
+ * counting beyond them). Borrows m. With an acl_file, a message s may not read is skipped
+ * and counted here, so live fan-out and retained messages get the same check.
  */
 void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain);
 

@@ -16,6 +16,10 @@ case "$arch" in
     "")
         pkgs="gcc make libc6-dev libmbedtls-dev"
         [ "$want" = test ] && pkgs="$pkgs pkg-config check mosquitto-clients python3 python3-paho-mqtt"
+        # Security tests: openssl makes the test certificates; the reference Mosquitto that
+        # test/integration/get-ref-mosquitto.sh unpacks (for password-file interoperability)
+        # needs these runtime libraries.
+        [ "$want" = test ] && pkgs="$pkgs openssl libwrap0 libdlt2"
         ;;
     arm64|armhf)
         if [ "$arch" = arm64 ]; then gnu=aarch64-linux-gnu; else gnu=arm-linux-gnueabihf; fi
