@@ -24,6 +24,19 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parame
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc -MMD -MP $(BOARD_CFLAGS)
 LDLIBS  += $(PLAT_LDLIBS)
+# WebSockets (WITH_WS=1, the default): src/net_ws.c over a libwebsockets built with external
+# poll and mbedTLS by platform/linux/build-lws.sh into LWS_DIR, once per target (cached), or
+# the system's own when it has external poll. WITH_WS=0 drops the file and its table entry.
+WITH_WS ?= 1
+LWS_DIR ?= build/lws-$(TARGET_MACHINE)
+LWS_STAMP := $(LWS_DIR)/stamp
+ifeq ($(WITH_WS),1)
+CFLAGS  += -DTERN_WITH_WS
+LWS_LIBS = $(if $(wildcard $(LWS_DIR)/use-system),-lwebsockets,$(LWS_DIR)/lib/libwebsockets.a)
+LDLIBS  += $(LWS_LIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lcap
+else
+LWS_WS_SRC := src/net_ws.c
+endif
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -35,7 +48,7 @@ export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
 export TERN_SAN := 1
 endif
 
-CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+CORE_SRC := $(filter-out src/main.c $(LWS_WS_SRC),$(wildcard src/*.c))
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(PLAT_SRC))
 MAIN_OBJ := $(BUILD)/src/main.o
 LIB      := $(BUILD)/libtern.a
@@ -60,6 +73,12 @@ deps-test:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LWS_STAMP):
+	platform/linux/build-lws.sh $(LWS_DIR) $(CC)
+
+$(BUILD)/src/net_ws.o: CFLAGS += -isystem $(LWS_DIR)/include
+$(BUILD)/src/net_ws.o: $(LWS_STAMP)
 
 $(LIB): $(CORE_OBJ)
 	@rm -f $@

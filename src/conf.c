@@ -262,6 +262,9 @@ static int append_listener(struct conf *c, uint16_t port, char *address, long ma
     l->address = address;
     l->protocol = CONF_PROTO_MQTT;
     l->max_connections = max_conn;
+    l->certfile = NULL;
+    l->keyfile = NULL;
+    l->http_dir = NULL;
     return TERN_OK;
 }
 
@@ -386,6 +389,33 @@ static int key_max_connections(struct src *s, const char *key, char *rest)
 static int key_memory_limit(struct src *s, const char *key, char *rest)
 {
     return number_value(s, key, rest, 0, LLONG_MAX, &s->ld->c->memory_limit);
+}
+
+/* ---- listener file keys: certfile, keyfile (TLS, wss), http_dir (websockets) ---- */
+
+/* Stores the rest of the line (a path) in the current listener's field. */
+static int listener_path(struct src *s, const char *key, char *rest, size_t field)
+{
+    if (s->cur < 0) {
+        return fail(s, "%s: no listener defined yet (put it after a 'listener PORT' line)", key);
+    }
+    char **out = (char **)((char *)&s->ld->c->listeners[s->cur] + field);
+    return string_value(s, key, rest, out);
+}
+
+static int key_certfile(struct src *s, const char *key, char *rest)
+{
+    return listener_path(s, key, rest, offsetof(struct conf_listener, certfile));
+}
+
+static int key_keyfile(struct src *s, const char *key, char *rest)
+{
+    return listener_path(s, key, rest, offsetof(struct conf_listener, keyfile));
+}
+
+static int key_http_dir(struct src *s, const char *key, char *rest)
+{
+    return listener_path(s, key, rest, offsetof(struct conf_listener, http_dir));
 }
 
 /* ---- global keys ---- */
@@ -723,8 +753,11 @@ static const struct key keys[] = {
     {"allow_anonymous", key_allow_anonymous},
     {"autosave_interval", key_autosave_interval},
     {"bind_address", key_bind_address},
+    {"certfile", key_certfile},
     {"connection_messages", key_connection_messages},
+    {"http_dir", key_http_dir},
     {"include_dir", key_include_dir},
+    {"keyfile", key_keyfile},
     {"listener", key_listener},
     {"log_dest", key_log_dest},
     {"log_type", key_log_type},
@@ -753,9 +786,9 @@ static const char *const unsupported[] = {
     "bridge_cafile", "bridge_capath", "bridge_certfile", "bridge_identity", "bridge_insecure",
     "bridge_keyfile", "bridge_max_packet_size", "bridge_outgoing_retain",
     "bridge_protocol_version", "bridge_psk", "bridge_require_ocsp", "bridge_tls_version",
-    "cafile", "capath", "certfile", "check_retain_source", "ciphers", "ciphers_tls1.3",
+    "cafile", "capath", "check_retain_source", "ciphers", "ciphers_tls1.3",
     "cleansession", "clientid", "clientid_prefixes", "connection", "crlfile", "dhparamfile",
-    "http_dir", "idle_timeout", "keepalive_interval", "keyfile", "local_cleansession",
+    "idle_timeout", "keepalive_interval", "local_cleansession",
     "local_clientid", "local_password", "local_username", "log_facility", "log_timestamp",
     "log_timestamp_format", "max_inflight_bytes", "max_packet_size", "max_qos",
     "max_topic_alias", "mount_point", "notification_topic", "notifications",
@@ -1015,6 +1048,9 @@ void conf_cleanup(struct conf *c)
 {
     for (size_t i = 0; i < c->n_listeners; i++) {
         free(c->listeners[i].address);
+        free(c->listeners[i].certfile);
+        free(c->listeners[i].keyfile);
+        free(c->listeners[i].http_dir);
     }
     free(c->listeners);
     free(c->log_file);

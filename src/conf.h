@@ -29,6 +29,10 @@ struct conf_listener {
     char *address;              /* NULL: all addresses; malloc'd */
     enum conf_proto protocol;
     long max_connections;       /* -1: no limit (Mosquitto's default) */
+    /* TLS and WebSocket keys of this listener (malloc'd, NULL when not given). */
+    char *certfile;             /* server certificate chain (PEM) */
+    char *keyfile;              /* its private key (PEM) */
+    char *http_dir;             /* websockets: serve static files from here */
 };
 
 /* log_dest bits */

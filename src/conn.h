@@ -69,6 +69,17 @@ int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer
  */
 void conn_close(struct conn *c, const char *reason);
 
+/*
+ * Push entry point for transports that receive by callback (WebSockets): handles n bytes that
+ * arrived for c exactly as bytes read from a socket (framing, partial packets across calls,
+ * several packets per call, limits). p is borrowed for the call. c may be closed on return.
+ */
+void conn_input(struct conn *c, const uint8_t *p, size_t n);
+
+/* For push transports: the transport can take bytes again; c's output goes out in this loop
+ * turn's before-sleep flush. */
+void conn_writable(struct conn *c);
+
 /* Marks c for writing at the end of this loop turn. */
 void conn_want_flush(struct conn *c);
 

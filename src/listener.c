@@ -19,10 +19,20 @@
 #include "broker.h"
 #include "conn.h"
 #include "loop.h"
+#include "net_ws.h"
 #include "tern/err.h"
 #include "tern/platform.h"
 
 #define ACCEPT_BATCH 64
+
+/* The transport of each listener protocol; a build switch (WITH_WS) drops its entry. */
+static const struct transport *const proto_transports[] = {
+    [CONF_PROTO_MQTT] = &net_tcp_transport,
+#ifdef TERN_WITH_WS
+    [CONF_PROTO_WEBSOCKETS] = &net_ws_transport,
+#endif
+    [CONF_PROTO_HTTP] = NULL,
+};
 
 static void format_addr(const struct sockaddr *sa, char *out, size_t len)
 {
@@ -89,7 +99,7 @@ static int open_one(struct broker *b, const struct conf_listener *cl, const stru
     lst->b = b;
     lst->port = cl->port;
     lst->max_connections = cl->max_connections;
-    lst->tp = &net_tcp_transport;
+    lst->tp = proto_transports[cl->protocol];
     format_addr(ai->ai_addr, lst->name, sizeof lst->name);
     int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
     if (fd < 0)
@@ -102,8 +112,15 @@ static int open_one(struct broker *b, const struct conf_listener *cl, const stru
         plat_set_nonblock(fd) != TERN_OK)
         goto fail;
     lst->fd = fd;
-    if (loop_watch(b->loop, fd, PLAT_READ, on_accept, lst) != TERN_OK)
+    if (lst->tp->listen != NULL && lst->tp->listen(lst, cl, err, errlen) != TERN_OK) {
+        close(fd);
+        return TERN_ECONF;
+    }
+    if (loop_watch(b->loop, fd, PLAT_READ, on_accept, lst) != TERN_OK) {
+        if (lst->tp->unlisten != NULL)
+            lst->tp->unlisten(lst);
         goto fail;
+    }
     b->n_listeners++;
     LOG_NOTICE(&b->log, "Opening %s listen socket on %s.",
                ai->ai_family == AF_INET6 ? "ipv6" : "ipv4", lst->name);
@@ -126,9 +143,12 @@ int listener_open_all(struct broker *b, char *err, size_t errlen)
     }
     for (size_t i = 0; i < c->n_listeners; i++) {
         const struct conf_listener *cl = &c->listeners[i];
-        if (cl->protocol != CONF_PROTO_MQTT) {
-            snprintf(err, errlen, "listener %u: protocol %s is not supported yet", cl->port,
-                     cl->protocol == CONF_PROTO_WEBSOCKETS ? "websockets" : "http");
+        if (proto_transports[cl->protocol] == NULL) {
+            snprintf(err, errlen, "listener %u: protocol %s is not %s", cl->port,
+                     cl->protocol == CONF_PROTO_HTTP ? "http" : "websockets",
+                     cl->protocol == CONF_PROTO_HTTP
+                         ? "supported (use websockets, with http_dir for static files)"
+                         : "built in (WITH_WS=0)");
             return TERN_ECONF;
         }
         struct addrinfo hints = {0};
@@ -162,6 +182,8 @@ void listener_close_all(struct broker *b)
     for (size_t i = 0; i < b->n_listeners; i++) {
         loop_unwatch(b->loop, b->listeners[i].fd);
         close(b->listeners[i].fd);
+        if (b->listeners[i].tp->unlisten != NULL)
+            b->listeners[i].tp->unlisten(&b->listeners[i]);
     }
     mem_free(&b->mem, b->listeners);
     b->listeners = NULL;
