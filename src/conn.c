@@ -50,13 +50,22 @@ int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer
     loop_timer_init(&c->timer, on_timer, c);
     c->last_rx = broker_now(b);
     c->mask = PLAT_READ;
-    if (loop_watch(b->loop, fd, PLAT_READ, on_io, c) != TERN_OK ||
-        loop_timer_start(b->loop, &c->timer, c->last_rx + b->lim.connect_timeout_ms) != TERN_OK) {
-        loop_unwatch(b->loop, fd);
+    if (loop_timer_start(b->loop, &c->timer, c->last_rx + b->lim.connect_timeout_ms) != TERN_OK) {
         close(fd);
         mem_free(&b->mem, c);
         b->stats.dropped_nomem++;
         return TERN_ENOMEM;
+    }
+    /* A push transport takes the fd over (and closes it itself when it fails). */
+    int rc = c->tp->attach != NULL ? c->tp->attach(c)
+                                   : loop_watch(b->loop, fd, PLAT_READ, on_io, c);
+    if (rc != TERN_OK) {
+        loop_timer_stop(b->loop, &c->timer);
+        if (c->tp->attach == NULL)
+            close(fd);
+        mem_free(&b->mem, c);
+        b->stats.dropped_nomem++;
+        return rc;
     }
     c->next = b->conns;
     if (b->conns != NULL)
@@ -83,6 +92,14 @@ void conn_want_flush(struct conn *c)
 
 static void set_mask(struct conn *c, uint32_t mask)
 {
+    if (c->tp->set_interest != NULL) {
+        /* A push transport's write interest is one-shot: renew it while output waits. */
+        if (c->mask != mask || (mask & PLAT_WRITE)) {
+            c->mask = mask;
+            c->tp->set_interest(c, mask);
+        }
+        return;
+    }
     if (c->mask != mask) {
         c->mask = mask;
         loop_modify(c->b->loop, c->fd, mask);
@@ -220,10 +237,12 @@ void conn_close(struct conn *c, const char *reason)
     if (was_active)
         b->stats.clients_connected--;
     loop_timer_stop(b->loop, &c->timer);
-    loop_unwatch(b->loop, c->fd);
+    if (c->tp->attach == NULL)
+        loop_unwatch(b->loop, c->fd);
     if (c->tp->close != NULL)
         c->tp->close(c);
-    close(c->fd);
+    if (c->tp->attach == NULL)
+        close(c->fd);
     c->fd = -1;
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -382,9 +401,13 @@ static void read_error(struct conn *c, ssize_t n)
     conn_close(c, n == TERN_ECLOSED ? "connection closed by peer" : "socket error");
 }
 
-/* A packet larger than the read buffer is read straight into its own buffer, which doubles as
- * the bytes arrive up to the packet's size (bounded by max_packet in the codec). */
-static void read_large(struct conn *c)
+/*
+ * A packet larger than the read buffer gets its own buffer, which doubles as the bytes arrive
+ * up to the packet's size (bounded by max_packet in the codec). large_room makes room and
+ * returns the free bytes (0 once it has closed c for lack of memory); large_fill accounts n
+ * bytes placed there and handles the packet once complete.
+ */
+static size_t large_room(struct conn *c)
 {
     if (c->partial_len == c->partial_cap) {
         size_t cap = c->partial_cap * 2;
@@ -394,20 +417,17 @@ static void read_large(struct conn *c)
         if (p == NULL) {
             c->b->stats.dropped_nomem++;
             conn_close(c, "out of memory for a large packet");
-            return;
+            return 0;
         }
         c->partial = p;
         c->partial_cap = cap;
     }
-    ssize_t n = c->tp->read(c, c->partial + c->partial_len, c->partial_cap - c->partial_len);
-    if (n == TERN_EAGAIN)
-        return;
-    if (n < 0) {
-        read_error(c, n);
-        return;
-    }
-    c->last_rx = broker_now(c->b);
-    c->partial_len += (size_t)n;
+    return c->partial_cap - c->partial_len;
+}
+
+static void large_fill(struct conn *c, size_t n)
+{
+    c->partial_len += n;
     if (c->partial_len < c->partial_need)
         return;
     parse(c, c->partial, c->partial_len);
@@ -415,17 +435,42 @@ static void read_large(struct conn *c)
         drop_partial(c);
 }
 
+/* Handles buf[0..total) (a kept partial packet, then fresh bytes): every complete packet, then
+ * keeps the trailing partial one. */
+static void consume(struct conn *c, const uint8_t *buf, size_t total)
+{
+    size_t used = parse(c, buf, total);
+    if (c->state == CONN_CLOSED)
+        return;
+    if (used == total) {
+        drop_partial(c);
+    } else if (keep_partial(c, buf + used, total - used) != TERN_OK) {
+        c->b->stats.dropped_nomem++;
+        conn_close(c, "out of memory for a partial packet");
+    }
+}
+
+/* Pull path (TCP, TLS): reads what the transport has straight into the read buffer after the
+ * kept partial packet, or into a large packet's own buffer. */
 static void on_readable(struct conn *c)
 {
     struct broker *b = c->b;
-    if (c->partial_need > b->rbuf_size) {
-        read_large(c);
-        return;
-    }
+    bool large = c->partial_need > b->rbuf_size;
     size_t have = c->partial_len;
-    if (have > 0)
-        memcpy(b->rbuf, c->partial, have);
-    ssize_t n = c->tp->read(c, b->rbuf + have, b->rbuf_size - have);
+    uint8_t *dst;
+    size_t room;
+    if (large) {
+        room = large_room(c);
+        if (room == 0)
+            return;
+        dst = c->partial + have;
+    } else {
+        if (have > 0)
+            memcpy(b->rbuf, c->partial, have);
+        dst = b->rbuf + have;
+        room = b->rbuf_size - have;
+    }
+    ssize_t n = c->tp->read(c, dst, room);
     if (n == TERN_EAGAIN)
         return;
     if (n < 0) {
@@ -433,16 +478,48 @@ static void on_readable(struct conn *c)
         return;
     }
     c->last_rx = broker_now(b);
-    size_t total = have + (size_t)n;
-    size_t used = parse(c, b->rbuf, total);
-    if (c->state == CONN_CLOSED)
+    if (large)
+        large_fill(c, (size_t)n);
+    else
+        consume(c, b->rbuf, have + (size_t)n);
+}
+
+void conn_input(struct conn *c, const uint8_t *p, size_t n)
+{
+    struct broker *b = c->b;
+    if (c->state == CONN_CLOSED || n == 0)
         return;
-    if (used == total) {
-        drop_partial(c);
-    } else if (keep_partial(c, b->rbuf + used, total - used) != TERN_OK) {
-        b->stats.dropped_nomem++;
-        conn_close(c, "out of memory for a partial packet");
+    c->last_rx = broker_now(b);
+    while (n > 0 && c->state != CONN_CLOSED) {
+        size_t take = n;
+        if (c->partial_need > b->rbuf_size) {
+            size_t room = large_room(c);
+            if (room == 0)
+                return;
+            if (take > room)
+                take = room;
+            memcpy(c->partial + c->partial_len, p, take);
+            large_fill(c, take);
+        } else if (c->partial_len == 0) {
+            consume(c, p, take);       /* in place: nothing kept from before */
+        } else {
+            size_t have = c->partial_len;
+            if (take > b->rbuf_size - have)
+                take = b->rbuf_size - have;
+            memcpy(b->rbuf, c->partial, have);
+            memcpy(b->rbuf + have, p, take);
+            consume(c, b->rbuf, have + take);
+        }
+        p += take;
+        n -= take;
     }
+}
+
+void conn_writable(struct conn *c)
+{
+    /* Written by this turn's before-sleep flush, after the persistence commit, as for TCP. */
+    if (!outq_empty(&c->out))
+        conn_want_flush(c);
 }
 
 static void on_io(struct loop *l, int fd, uint32_t mask, void *data)

@@ -26,8 +26,20 @@ struct transport {
     ssize_t (*writev)(struct conn *c, const struct iovec *iov, int iovcnt);
     /* True when bytes are buffered inside the transport that poll() cannot see. */
     bool (*has_pending)(struct conn *c);
-    /* Releases per-connection transport state (the fd itself is closed by conn.c). */
+    /* Releases per-connection transport state (the fd itself is closed by conn.c, unless the
+     * transport attached it). */
     void (*close)(struct conn *c);
+    /*
+     * Push transports (WebSockets) set the next two; TCP and TLS leave them NULL.
+     * attach: called by conn_accept instead of watching c->fd; from then on the transport owns
+     * the fd (its poller registration and its close) and hands received bytes to conn_input().
+     * Returns TERN_OK, or an error once the transport has closed the fd itself.
+     * set_interest: conn.c calls it instead of changing the fd's poller mask: PLAT_READ off
+     * pauses delivery to conn_input, PLAT_WRITE asks (once) for conn_writable(c) when the
+     * transport can take bytes again after its writev returned TERN_EAGAIN.
+     */
+    int (*attach)(struct conn *c);
+    void (*set_interest)(struct conn *c, uint32_t mask);
     /*
      * Transports with per-listener and per-connection state (TLS) set these; NULL otherwise.
      * listen: called once per listener socket before it accepts; fills lst->tp_listener from

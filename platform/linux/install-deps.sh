@@ -14,8 +14,12 @@ arch="${2:-}"
 add_arch=""
 case "$arch" in
     "")
-        pkgs="gcc make libc6-dev libmbedtls-dev"
+        pkgs="gcc make libc6-dev libmbedtls-dev cmake libcap-dev"
         [ "$want" = test ] && pkgs="$pkgs pkg-config check mosquitto-clients python3 python3-paho-mqtt"
+        # WebSocket tests: headless Chromium, openssl for the test CA, node for MQTT.js (a node
+        # already on PATH, with its own npm, is used as it is).
+        [ "$want" = test ] && pkgs="$pkgs chromium openssl"
+        [ "$want" = test ] && ! command -v npm >/dev/null 2>&1 && pkgs="$pkgs nodejs npm"
         # Security tests: openssl makes the test certificates; the reference Mosquitto that
         # test/integration/get-ref-mosquitto.sh unpacks (for password-file interoperability)
         # needs these runtime libraries.
@@ -23,7 +27,7 @@ case "$arch" in
         ;;
     arm64|armhf)
         if [ "$arch" = arm64 ]; then gnu=aarch64-linux-gnu; else gnu=arm-linux-gnueabihf; fi
-        pkgs="make gcc-$gnu libc6-dev-$arch-cross libmbedtls-dev:$arch"
+        pkgs="make gcc-$gnu libc6-dev-$arch-cross libmbedtls-dev:$arch cmake libcap-dev:$arch"
         [ "$want" = test ] && pkgs="$pkgs pkg-config check:$arch qemu-user mosquitto-clients python3 python3-paho-mqtt"
         dpkg --print-foreign-architectures | grep -qx "$arch" || add_arch=$arch
         ;;
