@@ -1,5 +1,5 @@
 /*
- * OS hooks on POSIX: signal handlers, the fd limit and non-blocking fds.
+ * OS hooks on POSIX: signal handlers, the fd limit, non-blocking fds and fsync.
  *
  * Signals only set bits in pending_signals, the one mutable file-scope variable Tern allows
  * (STYLE 2.7); the loop collects them with plat_signals_take() once per iteration and the broker
@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/resource.h>
+#include <errno.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t pending_signals;
 
@@ -123,4 +125,39 @@ int plat_set_nonblock(int fd)
     if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) != 0)
         return TERN_EIO;
     return TERN_OK;
+}
+
+/*
+ * Durability. Linux: fdatasync (the log's size change is data too, so it is flushed with it).
+ * macOS: fsync does not reach the medium, F_FULLFSYNC does. Elsewhere: fsync.
+ */
+int plat_fsync(int fd)
+{
+    int rc;
+#if defined(__APPLE__)
+    rc = fcntl(fd, F_FULLFSYNC);
+    if (rc != 0)
+        rc = fsync(fd);
+#elif defined(__linux__)
+    do {
+        rc = fdatasync(fd);
+    } while (rc != 0 && errno == EINTR);
+#else
+    do {
+        rc = fsync(fd);
+    } while (rc != 0 && errno == EINTR);
+#endif
+    return rc == 0 ? TERN_OK : TERN_EIO;
+}
+
+int plat_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return TERN_EIO;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc == 0 ? TERN_OK : TERN_EIO;
 }

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "loop.h"
+#include "persist.h"
 #include "retain.h"
 #include "security.h"
 #include "session.h"
@@ -93,6 +94,8 @@ void broker_publish(struct broker *b, struct msg *m)
 {
     if (m->id == 0)
         m->id = ++b->next_msg_id;
+    if (m->retain)
+        persist_retain(b->persist, m);
     if (m->retain && retain_set(b->retained, m) != TERN_OK)
         b->stats.dropped_nomem++;
     /* A publish started inside another one's fan-out (a will, if a delivery ever closes a
@@ -113,6 +116,9 @@ void broker_publish(struct broker *b, struct msg *m)
 
 static void before_sleep(struct loop *l, void *data)
 {
+    /* Durable before acknowledged: this turn's records are written and synced, and its
+     * PUBACK/PUBREC/PUBCOMP released into the output queues, before anything is flushed. */
+    persist_commit(((struct broker *)data)->persist);
     conn_flush_all(data);
     /* A signal that arrived while the loop was busy is acted on now, not after the wait. */
     if (plat_signals_pending())
@@ -176,6 +182,8 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
         goto fail;
     }
     long fds = plat_raise_fd_limit(b->board->fd_want);
+    if (conf->persistence && persist_open(b, conf, &b->persist, err, errlen) != TERN_OK)
+        goto fail;
     if (security_init(b, conf, err, errlen) != TERN_OK ||
         listener_open_all(b, err, errlen) != TERN_OK)
         goto fail;
@@ -258,6 +266,9 @@ void tern_broker_free(struct tern_broker *tb)
     if (b->loop != NULL) {
         conn_close_all(b);
         listener_close_all(b);
+        /* The last records are written before sessions are freed, which must not be logged. */
+        persist_free(b->persist);
+        b->persist = NULL;
         sess_free_all(b);
     }
     security_cleanup(b);

@@ -26,6 +26,7 @@ struct sess;
 struct conn;
 struct listener;
 struct msg;
+struct persist;
 struct auth_file;
 struct auth_throttle;
 struct acl;
@@ -70,6 +71,7 @@ struct broker {
     struct loop *loop;
     struct topic_tree *subs;
     struct retain *retained;
+    struct persist *persist;        /* durable store; NULL when persistence is off */
     struct sess_table sessions;
     struct listener *listeners;     /* array */
     size_t n_listeners;

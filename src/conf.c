@@ -549,6 +549,33 @@ static int key_persistence_location(struct src *s, const char *key, char *rest)
     return string_value(s, key, rest, &s->ld->c->persistence_location);
 }
 
+/* persistence_sync always | turn | interval SECONDS (Tern's own key; see README "Persistence"). */
+static int key_persistence_sync(struct src *s, const char *key, char *rest)
+{
+    struct conf *c = s->ld->c;
+    char *mode = strtok_r(rest, " \t", &rest);
+    char *arg = strtok_r(NULL, " \t", &rest);
+    char *extra = strtok_r(NULL, " \t", &rest);
+    if (mode != NULL && arg == NULL && strcmp(mode, "always") == 0) {
+        c->persistence_sync = CONF_PSYNC_ALWAYS;
+        return TERN_OK;
+    }
+    if (mode != NULL && arg == NULL && strcmp(mode, "turn") == 0) {
+        c->persistence_sync = CONF_PSYNC_TURN;
+        return TERN_OK;
+    }
+    if (mode != NULL && arg != NULL && extra == NULL && strcmp(mode, "interval") == 0) {
+        long long v;
+        int rc = parse_ll(s, key, arg, 1, 86400, &v);
+        if (rc == TERN_OK) {
+            c->persistence_sync = CONF_PSYNC_INTERVAL;
+            c->persistence_sync_interval = (long)v;
+        }
+        return rc;
+    }
+    return fail(s, "%s: expected always, turn or interval SECONDS", key);
+}
+
 static int key_password_file(struct src *s, const char *key, char *rest)
 {
     return string_value(s, key, rest, &s->ld->c->password_file);
@@ -771,6 +798,7 @@ static const struct key keys[] = {
     {"password_file", key_password_file},
     {"persistence", key_persistence},
     {"persistence_location", key_persistence_location},
+    {"persistence_sync", key_persistence_sync},
     {"persistent_client_expiration", key_persistent_client_expiration},
     {"port", key_port},
     {"protocol", key_protocol},
@@ -1039,6 +1067,8 @@ void conf_init(struct conf *c)
     c->connection_messages = true;
     c->persistence = false;
     c->persistence_location = NULL;
+    c->persistence_sync = CONF_PSYNC_TURN;
+    c->persistence_sync_interval = 0;
     c->password_file = NULL;
     c->acl_file = NULL;
     c->autosave_interval = 1800;

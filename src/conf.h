@@ -35,6 +35,11 @@ struct conf_listener {
     char *http_dir;             /* websockets: serve static files from here */
 };
 
+/* persistence_sync modes (the values of enum persist_sync) */
+#define CONF_PSYNC_TURN     0
+#define CONF_PSYNC_ALWAYS   1
+#define CONF_PSYNC_INTERVAL 2
+
 /* log_dest bits */
 #define CONF_LOG_STDERR 0x1u
 #define CONF_LOG_STDOUT 0x2u
@@ -77,8 +82,10 @@ struct conf {
     unsigned log_type;                 /* default error|warning|notice|information */
     bool log_type_set;
     bool connection_messages;          /* default true */
-    bool persistence;                  /* parsed now, used by the persistence issue */
-    char *persistence_location;
+    bool persistence;                  /* default false */
+    char *persistence_location;        /* directory of tern.db; NULL = working directory */
+    int persistence_sync;              /* CONF_PSYNC_*; default CONF_PSYNC_TURN */
+    long persistence_sync_interval;    /* seconds, for CONF_PSYNC_INTERVAL */
     char *password_file;               /* parsed now, used by the security issue */
     char *acl_file;
     long autosave_interval;

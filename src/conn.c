@@ -14,6 +14,7 @@
 
 #include "broker.h"
 #include "listener.h"
+#include "persist.h"
 #include "proto.h"
 #include "security.h"
 #include "session.h"
@@ -207,6 +208,7 @@ void conn_close(struct conn *c, const char *reason)
         return;
     bool was_active = c->state == CONN_ACTIVE;
     c->state = CONN_CLOSED;
+    persist_forget_conn(b->persist, c);
     if (!outq_empty(&c->out))
         flush(c);
     if (b->lim.connection_messages && reason != NULL) {
@@ -358,7 +360,9 @@ static size_t parse(struct conn *c, const uint8_t *buf, size_t len)
         }
         off += used;
         c->b->stats.bytes_received += used;
-        if (dispatch(c, &p) != TERN_OK)
+        int drc = dispatch(c, &p);
+        persist_packet_done(c->b->persist);
+        if (drc != TERN_OK)
             break;
     }
     return off;
@@ -527,6 +531,11 @@ static void on_io(struct loop *l, int fd, uint32_t mask, void *data)
     struct conn *c = data;
     if (c->state != CONN_CLOSED && (mask & (PLAT_READ | PLAT_ERR)))
         on_readable(c);
-    if (c->state != CONN_CLOSED && (mask & PLAT_WRITE) && flush(c) != TERN_OK)
-        conn_close(c, "write error");
+    if (c->state != CONN_CLOSED && (mask & PLAT_WRITE)) {
+        /* With persistence on, output made this turn leaves after the turn's commit. */
+        if (c->b->persist != NULL)
+            conn_want_flush(c);
+        else if (flush(c) != TERN_OK)
+            conn_close(c, "write error");
+    }
 }

@@ -7,6 +7,10 @@
  * not published again. PUBREL always gets PUBCOMP (3.6.4). Acknowledgements of outbound
  * messages go to the session's window.
  *
+ * With persistence on, PUBACK, PUBREC and PUBCOMP go through persist_ack: they leave only once
+ * the records this packet made are in the log and synced (see persist.h); while the disk is
+ * failing and too much is held, QoS 1/2 publishes are refused without an acknowledgement.
+ *
  * A payload over message_size_limit, or a topic the acl_file gives the client no write access
  * to, is dropped, logged and counted; the client still gets its acknowledgement (as Mosquitto
  * does for 3.1.1, whose only answer to a PUBLISH is the ack) so it does not resend it forever.
@@ -15,6 +19,7 @@
 
 #include "broker.h"
 #include "conn.h"
+#include "persist.h"
 #include "proto.h"
 #include "security.h"
 #include "session.h"
@@ -70,6 +75,8 @@ int proto_publish(struct conn *c, const struct pkt *p)
         conn_close(c, "retained PUBLISH while retain_available is false");
         return TERN_EPROTO;
     }
+    if (pp->qos > 0 && !persist_accepting(b->persist))
+        return TERN_OK;
     b->stats.msgs_received++;
     bool drop = drop_it(c, pp);
     switch (pp->qos) {
@@ -81,11 +88,11 @@ int proto_publish(struct conn *c, const struct pkt *p)
         /* Without memory the message is not acknowledged, so the client resends it. */
         if (!drop && publish(b, pp) != TERN_OK)
             return TERN_OK;
-        return conn_send_ack(c, MQTT_PUBACK, pp->packet_id);
+        return persist_ack(b->persist, c, MQTT_PUBACK, pp->packet_id);
     default:
         if (sess_qos2_seen(c->sess, pp->packet_id)) {
             b->stats.qos2_duplicates++;
-            return conn_send_ack(c, MQTT_PUBREC, pp->packet_id);
+            return persist_ack(b->persist, c, MQTT_PUBREC, pp->packet_id);
         }
         if (sess_qos2_add(c->sess, pp->packet_id) != TERN_OK)
             return TERN_OK;
@@ -93,14 +100,14 @@ int proto_publish(struct conn *c, const struct pkt *p)
             sess_qos2_release(c->sess, pp->packet_id);
             return TERN_OK;
         }
-        return conn_send_ack(c, MQTT_PUBREC, pp->packet_id);
+        return persist_ack(b->persist, c, MQTT_PUBREC, pp->packet_id);
     }
 }
 
 int proto_pubrel(struct conn *c, const struct pkt *p)
 {
     sess_qos2_release(c->sess, p->u.ack.packet_id);
-    return conn_send_ack(c, MQTT_PUBCOMP, p->u.ack.packet_id);
+    return persist_ack(c->b->persist, c, MQTT_PUBCOMP, p->u.ack.packet_id);
 }
 
 int proto_puback(struct conn *c, const struct pkt *p)

@@ -270,6 +270,11 @@ static void walk_subtree(const struct rnode *top, bool skip_dollar, retain_fn fn
     }
 }
 
+void retain_foreach(const struct retain *r, retain_fn fn, void *ctx)
+{
+    walk_subtree(r->root, false, fn, ctx);
+}
+
 /*
  * Depth-first over the nodes the filter can match, driven by parent pointers: a node at depth
  * d has consumed filter levels 0..d-1 and off is where filter level d starts (len + 1 once all

@@ -37,6 +37,9 @@ typedef void (*retain_fn)(void *ctx, struct msg *m);
 void retain_match(const struct retain *r, const uint8_t *filter, size_t len, retain_fn fn,
                   void *ctx);
 
+/* Calls fn for every stored message, '$' topics included (persistence compaction). */
+void retain_foreach(const struct retain *r, retain_fn fn, void *ctx);
+
 /* Number of retained messages; bytes of their topics and payloads. */
 size_t retain_count(const struct retain *r);
 size_t retain_bytes(const struct retain *r);

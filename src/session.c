@@ -12,6 +12,7 @@
 
 #include "broker.h"
 #include "conn.h"
+#include "persist.h"
 #include "retain.h"
 #include "security.h"
 #include "topic_tree.h"
@@ -112,12 +113,14 @@ struct sess *sess_new(struct broker *b, const uint8_t *id, size_t len, bool clea
     s->hnext = t->slots[s->hash & (t->cap - 1)];
     t->slots[s->hash & (t->cap - 1)] = s;
     t->count++;
+    persist_sess_new(b->persist, s);
     return s;
 }
 
 void sess_free(struct sess *s)
 {
     struct broker *b = s->b;
+    persist_sess_free(b->persist, s);
     table_remove(b, s);
     loop_timer_stop(b->loop, &s->expiry);
     for (size_t i = 0; i < s->n_subs; i++) {
@@ -176,8 +179,9 @@ static int infl_grow(struct sess *s)
     return TERN_OK;
 }
 
-/* Sends m as a new in-flight QoS 1/2 message. Borrows m. */
-static int send_new(struct sess *s, struct msg *m, uint8_t qos, bool retain)
+/* Sends m as a new in-flight QoS 1/2 message (from_queue: it was the queue's head, just
+ * popped). Borrows m. */
+static int send_new(struct sess *s, struct msg *m, uint8_t qos, bool retain, bool from_queue)
 {
     if (s->infl_span == s->infl_cap && infl_grow(s) != TERN_OK)
         return TERN_ENOMEM;
@@ -192,6 +196,10 @@ static int send_new(struct sess *s, struct msg *m, uint8_t qos, bool retain)
     e->state = qos == 1 ? INFL_WAIT_PUBACK : INFL_WAIT_PUBREC;
     s->infl_span++;
     s->infl_live++;
+    if (from_queue)
+        persist_q_pop(s->b->persist, s, m, true, e->packet_id);
+    else
+        persist_infl(s->b->persist, s, m, e->packet_id, qos, retain);
     return conn_send_publish(s->conn, m, qos, retain, false, e->packet_id);
 }
 
@@ -221,6 +229,8 @@ static void enqueue(struct sess *s, struct msg *m, uint8_t qos, bool retain)
     }
     if (queue_push(&s->pending, m, qos, retain) != TERN_OK)
         b->stats.dropped_nomem++;
+    else
+        persist_q_push(b->persist, s, m, qos, retain);
 }
 
 /* Moves queued messages into the window while it is open (the client is online). */
@@ -232,10 +242,12 @@ static void drain(struct sess *s)
         if (head->qos > 0 && !window_open(s))
             break;
         queue_pop(&s->pending, &e);
-        if (e.qos == 0)
+        if (e.qos == 0) {
+            persist_q_pop(s->b->persist, s, e.m, false, 0);
             send_qos0(s, e.m, e.retain);
-        else
-            send_new(s, e.m, e.qos, e.retain);
+        } else if (send_new(s, e.m, e.qos, e.retain, true) == TERN_ENOMEM) {
+            s->b->stats.dropped_nomem++;
+        }
         msg_unref(&e.m);
     }
 }
@@ -255,7 +267,7 @@ void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
     if (qos == 0) {
         send_qos0(s, m, retain);
     } else if (s->pending.count == 0 && window_open(s)) {
-        if (send_new(s, m, qos, retain) != TERN_OK)
+        if (send_new(s, m, qos, retain, false) != TERN_OK)
             s->b->stats.dropped_nomem++;
     } else {
         enqueue(s, m, qos, retain);
@@ -276,6 +288,7 @@ static struct infl *infl_find(struct sess *s, uint16_t packet_id)
 
 static void infl_release(struct sess *s, struct infl *e)
 {
+    persist_infl_done(s->b->persist, s, e->m, e->packet_id);
     msg_unref(&e->m);
     e->state = INFL_FREE;
     s->infl_live--;
@@ -301,9 +314,11 @@ int sess_on_pubrec(struct sess *s, uint16_t packet_id)
     if (e == NULL || e->state == INFL_WAIT_PUBACK)
         return TERN_ENOTFOUND;
     /* A repeated PUBREC (after a reconnect) is answered with PUBREL again. */
+    if (e->state == INFL_WAIT_PUBREC)
+        persist_infl_pubrec(s->b->persist, s, e->m, packet_id);
     e->state = INFL_WAIT_PUBCOMP;
     msg_unref(&e->m);
-    return conn_send_ack(s->conn, MQTT_PUBREL, packet_id);
+    return s->conn != NULL ? conn_send_ack(s->conn, MQTT_PUBREL, packet_id) : TERN_OK;
 }
 
 int sess_on_pubcomp(struct sess *s, uint16_t packet_id)
@@ -337,6 +352,7 @@ int sess_qos2_add(struct sess *s, uint16_t packet_id)
         s->in_qos2_cap = cap;
     }
     s->in_qos2[s->n_in_qos2++] = packet_id;
+    persist_qos2_in(s->b->persist, s, packet_id, true);
     return TERN_OK;
 }
 
@@ -345,9 +361,40 @@ void sess_qos2_release(struct sess *s, uint16_t packet_id)
     for (size_t i = 0; i < s->n_in_qos2; i++) {
         if (s->in_qos2[i] == packet_id) {
             s->in_qos2[i] = s->in_qos2[--s->n_in_qos2];
+            persist_qos2_in(s->b->persist, s, packet_id, false);
             return;
         }
     }
+}
+
+/* ---- recovery --------------------------------------------------------------------------- */
+
+int sess_restore_infl(struct sess *s, uint16_t packet_id, uint8_t qos, uint8_t state,
+                      struct msg *m, bool retain)
+{
+    if (packet_id == 0 || infl_find(s, packet_id) != NULL || s->infl_span >= PID_SPAN_MAX)
+        return TERN_EINVAL;
+    if (s->infl_span == s->infl_cap && infl_grow(s) != TERN_OK)
+        return TERN_ENOMEM;
+    struct infl *e = infl_at(s, s->infl_span);
+    e->m = m != NULL ? msg_ref(m) : NULL;
+    e->packet_id = packet_id;
+    e->qos = qos;
+    e->retain = retain;
+    e->state = state;
+    s->infl_span++;
+    s->infl_live++;
+    s->last_pid = packet_id;
+    return TERN_OK;
+}
+
+int sess_restore_done(struct sess *s, uint16_t packet_id)
+{
+    struct infl *e = infl_find(s, packet_id);
+    if (e == NULL)
+        return TERN_ENOTFOUND;
+    infl_release(s, e);
+    return TERN_OK;
 }
 
 /* ---- attach and detach ------------------------------------------------------------------ */
@@ -410,12 +457,14 @@ int sess_subscribe(struct sess *s, const uint8_t *filter, size_t len, uint8_t qo
         mem_free(&b->mem, copy);
         return TERN_ENOMEM;
     }
-    if (sub == NULL) {
+    bool added = sub == NULL;
+    if (added) {
         sub = &s->subs[s->n_subs++];
         sub->filter = copy;
         sub->len = (uint16_t)len;
     }
     sub->qos = qos;
+    persist_sub(b->persist, s, filter, len, qos, added);
     return TERN_OK;
 }
 
@@ -425,6 +474,7 @@ void sess_unsubscribe(struct sess *s, const uint8_t *filter, size_t len)
     if (sub == NULL)
         return;
     topic_unsubscribe(s->b->subs, filter, len, s);
+    persist_unsub(s->b->persist, s, filter, len);
     mem_free(&s->b->mem, sub->filter);
     *sub = s->subs[--s->n_subs];
 }

@@ -74,6 +74,7 @@ struct sess {
     uint16_t *in_qos2;    /* inbound QoS 2 ids awaiting PUBREL */
     size_t n_in_qos2;
     size_t in_qos2_cap;
+    uint32_t pkey;        /* persistence key; 0 = not logged (clean session or persistence off) */
     uint32_t match_gen;   /* fan-out de-duplication (broker.c) */
     uint32_t match_idx;
     struct loop_timer expiry; /* persistent_client_expiration while offline */
@@ -122,5 +123,13 @@ int sess_on_pubcomp(struct sess *s, uint16_t packet_id);
 bool sess_qos2_seen(const struct sess *s, uint16_t packet_id);
 int sess_qos2_add(struct sess *s, uint16_t packet_id);
 void sess_qos2_release(struct sess *s, uint16_t packet_id);
+
+/* Recovery (persist_load.c) only. sess_restore_infl appends an in-flight entry in the given
+ * state (m, borrowed, is NULL for INFL_WAIT_PUBCOMP): TERN_OK, TERN_ENOMEM, or TERN_EINVAL
+ * when the id is live already or the window is at its span limit. sess_restore_done removes
+ * the live entry with this id whatever its state (TERN_ENOTFOUND when there is none). */
+int sess_restore_infl(struct sess *s, uint16_t packet_id, uint8_t qos, uint8_t state,
+                      struct msg *m, bool retain);
+int sess_restore_done(struct sess *s, uint16_t packet_id);
 
 #endif

@@ -7,6 +7,8 @@
  * m; msg_unref drops the caller's reference and sets the caller's pointer to NULL. The last
  * unref frees the block through the struct mem it was allocated from.
  * Per-recipient state (packet id, granted QoS, DUP, QoS 2 phase) never lives here.
+ * Besides refs, only persist.c writes after creation: id (once, when first published), prefs
+ * and pgen (its own bookkeeping: how many logged holders, which log file has the body).
  */
 #ifndef TERN_MSG_H
 #define TERN_MSG_H
@@ -23,7 +25,9 @@ struct msg {
     bool retain;            /* RETAIN flag it was published with */
     uint16_t topic_len;
     uint32_t payload_len;
+    uint32_t prefs;         /* persistence: logged holders (queue, in-flight, retained slot) */
     uint64_t id;            /* broker-assigned, increasing; 0 until assigned */
+    uint32_t pgen;          /* persistence: log generation holding the body; 0 = none */
     struct mem *mem;
     uint8_t *payload;       /* points into this block, after the topic */
     char topic[];           /* topic_len bytes, NUL, then the payload */

@@ -101,4 +101,12 @@ int plat_notify_send(struct plat_notify *n, const char *state);
 /* Closes the socket; n is disabled afterwards. */
 void plat_notify_cleanup(struct plat_notify *n);
 
+/*
+ * Durability hooks for the persistence log. plat_fsync makes fd's written data durable
+ * (fdatasync where the OS has it); plat_fsync_dir makes a rename or create inside dir durable.
+ * Both return TERN_OK or TERN_EIO (errno kept).
+ */
+int plat_fsync(int fd);
+int plat_fsync_dir(const char *dir);
+
 #endif
