@@ -81,6 +81,11 @@ endif
 PLAT_SRC := $(PLAT_POLL) platform/time_posix.c platform/os_posix.c platform/notify_systemd.c \
             platform/board.c
 
+# 64-bit file offsets on 32-bit targets (armv7): a persistence log may pass 2 GiB, and without
+# them readdir (include_dir) fails with EOVERFLOW on a filesystem with 64-bit directory offsets
+# (seen under qemu-arm). No effect on 64-bit targets.
+BOARD_CFLAGS += -D_FILE_OFFSET_BITS=64
+
 include platform/board/$(BOARD).mk
 
 # Only board.c reads the board header; board.name records the board last built into BUILD so
