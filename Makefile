@@ -33,7 +33,8 @@ LWS_STAMP := $(LWS_DIR)/stamp
 ifeq ($(WITH_WS),1)
 CFLAGS  += -DTERN_WITH_WS
 LWS_LIBS = $(if $(wildcard $(LWS_DIR)/use-system),-lwebsockets,$(LWS_DIR)/lib/libwebsockets.a)
-LDLIBS  += $(LWS_LIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lcap
+LWS_CAP  = $(if $(shell grep -s '^\#define LWS_HAVE_LIBCAP' $(LWS_DIR)/include/lws_config.h),-lcap)
+LDLIBS  += $(LWS_LIBS) -lmbedtls -lmbedx509 -lmbedcrypto $(LWS_CAP)
 else
 LWS_WS_SRC := src/net_ws.c
 endif

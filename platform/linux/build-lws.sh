@@ -31,9 +31,14 @@ if grep -qs '^#define LWS_WITH_EXTERNAL_POLL' /usr/include/lws_config.h &&
     exit 0
 fi
 
-src="$out/src"
+# The source is shared by every target's build (build/lws-src), under its own lock.
+shared="$(dirname "$out")/lws-src"
+mkdir -p "$shared"
+exec 8>"$shared/.lock"
+flock 8
+src="$shared/src"
 if [ ! -f "$src/CMakeLists.txt" ]; then
-    apt="$out/apt"
+    apt="$shared/apt"
     mkdir -p "$apt/parts" "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/dl"
     # The system's deb entries rewritten as deb-src, in a private sources folder.
     found=0
@@ -63,11 +68,22 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
     rm -rf "$src"
     mv "$src.tmp" "$src"
 fi
+flock -u 8
 
-echo "tern: building libwebsockets (external poll, mbedTLS) into $out" >&2
+# A cross compiler (CROSS=aarch64-linux-gnu- ...) gets a cross cmake set-up: the target's
+# multiarch libraries (libmbedtls-dev:arm64) are found through the compiler's triplet.
+target=$("$cc" -dumpmachine)
+cross=""
+if [ "$target" != "$(cc -dumpmachine 2>/dev/null || gcc -dumpmachine)" ]; then
+    cross="-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=${target%%-*}
+           -DCMAKE_LIBRARY_ARCHITECTURE=$target -DCMAKE_FIND_ROOT_PATH_MODE_PROGRAM=NEVER"
+fi
+
+echo "tern: building libwebsockets (external poll, mbedTLS) for $target into $out" >&2
 rm -rf "$out/cmake"
 mkdir -p "$out/cmake"
-(cd "$out/cmake" && cmake "$src" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release \
+# shellcheck disable=SC2086
+(cd "$out/cmake" && cmake "$src" -DCMAKE_C_COMPILER="$cc" $cross -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$out" -DCMAKE_INSTALL_LIBDIR=lib \
     -DCMAKE_C_FLAGS="-fPIC -Wno-error" \
     -DLWS_WITH_EXTERNAL_POLL=ON -DLWS_WITH_SSL=ON -DLWS_WITH_MBEDTLS=ON \
