@@ -140,6 +140,10 @@ print-ldlibs:
 bench: all
 	test/bench/run.sh
 
+# WebSocket round trips and throughput next to TCP (test/bench/ws_rtt.c); BENCH_N round trips.
+bench-ws: all
+	test/bench/ws_bench.sh $(BUILD) $(or $(BENCH_N),100000)
+
 # ---- ARM, install, Debian package (platform/linux/; README "Raspberry Pi") -----------------
 # test-arm: cross-builds broker, tools and unit tests for aarch64 into $(ARM_BUILD), runs the
 # unit tests and the publish/subscribe integration tests (mosquitto_pub/sub, Paho and raw
