@@ -54,6 +54,7 @@ void broker_apply_limits(struct broker *b, const struct conf *c)
     l->max_connections = c->max_connections_set ? c->max_connections
                                                 : b->board->max_connections;
     b->mem.limit = c->memory_limit >= 0 ? (size_t)c->memory_limit : b->board->memory_limit;
+    l->max_conn_per_address = c->max_connections_per_address;
     l->max_keepalive = c->max_keepalive;
     l->session_expiry_ms = c->persistent_client_expiration * 1000;
     l->retain_available = c->retain_available;

@@ -17,6 +17,7 @@
 #include "mem.h"
 #include "loop.h"
 #include "metrics.h"
+#include "peer_count.h"
 #include "tern/platform.h"
 
 struct loop;
@@ -45,6 +46,7 @@ struct limits {
     uint32_t max_packet;            /* whole packet, fixed header included */
     uint32_t message_size_limit;    /* payload bytes, 0 = protocol maximum */
     long max_connections;           /* global; -1 = no limit */
+    long max_conn_per_address;      /* max_connections_per_address; -1 = no limit */
     uint32_t max_keepalive;
     long long session_expiry_ms;    /* persistent_client_expiration; 0 = never */
     bool retain_available;
@@ -76,6 +78,7 @@ struct broker {
     struct listener *listeners;     /* array */
     size_t n_listeners;
     struct conn *conns;             /* every open connection (doubly linked) */
+    struct peer_count peers;        /* open connections per client address */
     struct conn *flush_list;        /* connections with output to write this turn */
     struct conn *dead_list;         /* closed connections freed in before-sleep */
     uint8_t *rbuf;                  /* the loop-owned read buffer */

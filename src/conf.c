@@ -384,6 +384,17 @@ static int key_max_connections(struct src *s, const char *key, char *rest)
     return TERN_OK;
 }
 
+/* max_connections_per_address N: open connections from one client address (any listener);
+ * -1 = no limit. Tern's own key: a connection flood from one host leaves room for others. */
+static int key_max_connections_per_address(struct src *s, const char *key, char *rest)
+{
+    long long v;
+    int rc = number_value(s, key, rest, -1, INT_MAX, &v);
+    if (rc == TERN_OK)
+        s->ld->c->max_connections_per_address = (long)v;
+    return rc;
+}
+
 /* memory_limit BYTES: Mosquitto's cap on the broker's heap; 0 = no cap. Unset, the board's
  * default applies (platform/board/<name>.h). */
 static int key_memory_limit(struct src *s, const char *key, char *rest)
@@ -789,6 +800,7 @@ static const struct key keys[] = {
     {"log_dest", key_log_dest},
     {"log_type", key_log_type},
     {"max_connections", key_max_connections},
+    {"max_connections_per_address", key_max_connections_per_address},
     {"max_inflight_messages", key_max_inflight_messages},
     {"max_keepalive", key_max_keepalive},
     {"max_queued_bytes", key_max_queued_bytes},
@@ -1054,6 +1066,7 @@ void conf_init(struct conf *c)
     c->max_connections = -1;
     c->max_connections_set = false;
     c->memory_limit = -1;
+    c->max_connections_per_address = -1;
     c->max_keepalive = 65535;
     c->persistent_client_expiration = 0;
     c->retain_available = true;

@@ -72,6 +72,7 @@ struct conf {
     bool max_connections_set;          /* a global max_connections line was read; else the
                                           board's default caps the total */
     long long memory_limit;            /* bytes; -1 (default) = the board's default, 0 = none */
+    long max_connections_per_address;  /* default -1 = no limit (Tern's own key) */
     uint32_t max_keepalive;            /* default 65535 */
     long long persistent_client_expiration; /* seconds; default 0 = never */
     bool retain_available;             /* default true */

@@ -4,6 +4,12 @@
  * Spec rules enforced here: 3.1.0-1 (the first packet must be CONNECT; closed otherwise),
  * 3.1.2.10 (keepalive: closed after one and a half keepalive periods of silence), 4.8 (any
  * malformed packet closes the connection; the codec decides what is malformed).
+ *
+ * Hostile-client bounds: a connection silent for connect_timeout in the middle of a packet is
+ * closed even with keepalive 0; a client whose unsent output passes out_limit is not read from
+ * until it drains; each readiness event reads at most one read buffer, so a flooding client
+ * gets a bounded share of every loop turn (the poller is level-triggered: what is left is read
+ * next turn, after the others).
  */
 #include "conn.h"
 
@@ -73,6 +79,7 @@ int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer
         b->conns->prev = c;
     b->conns = c;
     lst->n_conns++;
+    peer_count_add(&b->peers, &b->mem, c->peer);
     b->stats.connections_open++;
     b->stats.connections_accepted++;
     if (b->lim.connection_messages)
@@ -107,6 +114,32 @@ static void set_mask(struct conn *c, uint32_t mask)
     }
 }
 
+/*
+ * Poller interest: write while output is pending, read unless the client's own output is over
+ * out_limit. A client that does not read what it is sent (its PUBACKs, say) is not read from
+ * either until its output drains, so a flood of requests whose answers it never takes cannot
+ * grow the broker's memory without bound; QoS 1/2 deliveries to it wait in its session queue
+ * meanwhile (sess_output_drained resumes them).
+ */
+static uint32_t wanted_mask(struct conn *c)
+{
+    struct broker *b = c->b;
+    uint32_t m = outq_empty(&c->out) ? 0 : PLAT_WRITE;
+    bool over = c->out.pending > b->lim.out_limit;
+    if (over != c->read_paused) {
+        c->read_paused = over;
+        if (over) {
+            b->stats.reads_paused_output++;
+            LOG_NOTICE(&b->log, "Client %s [%s]: %zu output bytes unread (over the %zu byte "
+                       "bound); not reading from it until they drain.", conn_client_id(c),
+                       c->peer, c->out.pending, b->lim.out_limit);
+        } else if (c->sess != NULL && c->state == CONN_ACTIVE) {
+            sess_output_drained(c->sess);
+        }
+    }
+    return over ? m : m | PLAT_READ;
+}
+
 /* Writes what the transport takes. Returns TERN_OK (maybe with bytes left) or TERN_EIO. */
 static int flush(struct conn *c)
 {
@@ -123,10 +156,13 @@ static int flush(struct conn *c)
             return TERN_EIO;
         outq_consume(&c->out, (size_t)w);
         c->b->stats.bytes_sent += (uint64_t)w;
+        /* Unread, its PINGREQs are invisible: taking bytes shows it is alive. */
+        if (c->read_paused && w > 0)
+            c->last_rx = broker_now(c->b);
         if ((size_t)w < want)
             break;
     }
-    set_mask(c, outq_empty(&c->out) ? PLAT_READ : PLAT_READ | PLAT_WRITE);
+    set_mask(c, wanted_mask(c));
     return TERN_OK;
 }
 
@@ -253,6 +289,7 @@ void conn_close(struct conn *c, const char *reason)
     if (c->next != NULL)
         c->next->prev = c->prev;
     c->lst->n_conns--;
+    peer_count_remove(&b->peers, &b->mem, c->peer);
     b->stats.connections_open--;
     c->next = b->dead_list;
     b->dead_list = c;
@@ -277,15 +314,31 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *data)
         conn_close(c, "no CONNECT received in time");
         return;
     }
-    if (c->keepalive_ms == 0)
+    uint64_t now = broker_now(b);
+    if (c->partial_len > 0 && now >= c->last_rx + b->lim.connect_timeout_ms) {
+        b->stats.stall_timeouts++;
+        conn_close(c, "stalled in the middle of a packet");
         return;
-    uint64_t due = c->last_rx + c->keepalive_ms;
-    if (broker_now(b) >= due) {
+    }
+    uint64_t due = c->keepalive_ms != 0 ? c->last_rx + c->keepalive_ms : UINT64_MAX;
+    if (now >= due) {
         b->stats.keepalive_expired++;
         conn_close(c, "keepalive expired");
         return;
     }
-    loop_timer_start(l, t, due);
+    if (c->partial_len > 0 && c->last_rx + b->lim.connect_timeout_ms < due)
+        due = c->last_rx + b->lim.connect_timeout_ms;
+    if (due != UINT64_MAX)
+        loop_timer_start(l, t, due);
+}
+
+/* A partial packet is being held: make sure the timer fires by the stall deadline. A client
+ * with keepalive 0 that stops mid-packet is closed after connect_timeout of silence. */
+static void arm_stall(struct conn *c)
+{
+    uint64_t due = c->last_rx + c->b->lim.connect_timeout_ms;
+    if (c->state == CONN_ACTIVE && (!loop_timer_armed(&c->timer) || c->timer.deadline > due))
+        loop_timer_start(c->b->loop, &c->timer, due);
 }
 
 /* ---- input ------------------------------------------------------------------------------ */
@@ -390,6 +443,7 @@ static int keep_partial(struct conn *c, const uint8_t *buf, size_t len)
     memmove(p, buf, len);
     c->partial = p;
     c->partial_len = len;
+    arm_stall(c);
     return TERN_OK;
 }
 

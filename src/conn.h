@@ -48,11 +48,13 @@ struct conn {
     size_t partial_need;             /* total size of the partial packet once its header is
                                         known, else 0 */
     struct outq out;
-    struct loop_timer timer;         /* CONNECT timeout, then keepalive */
-    uint64_t last_rx;                /* loop time of the last byte received */
+    struct loop_timer timer;         /* CONNECT timeout, then keepalive and mid-packet stall */
+    uint64_t last_rx;                /* loop time of the last byte received (or, while reading
+                                        is paused, of the last byte the client took) */
     uint32_t keepalive_ms;           /* 1.5 x the client's keepalive; 0 = none */
     uint32_t mask;                   /* poller interest */
     bool got_disconnect;             /* closed by DISCONNECT: no will */
+    bool read_paused;                /* output over out_limit: not reading from the client */
     bool in_flush;
     struct conn *flush_next;
     struct conn *prev;

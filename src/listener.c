@@ -81,6 +81,15 @@ static void on_accept(struct loop *l, int fd, uint32_t mask, void *data)
             close(cfd);
             continue;
         }
+        if (b->lim.max_conn_per_address >= 0 &&
+            peer_count_get(&b->peers, peer) >= (uint32_t)b->lim.max_conn_per_address) {
+            b->stats.connections_refused_per_address++;
+            LOG_NOTICE(&b->log, "Connection from %s refused on %s: "
+                       "max_connections_per_address (%ld) reached.", peer, lst->name,
+                       b->lim.max_conn_per_address);
+            close(cfd);
+            continue;
+        }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (plat_set_nonblock(cfd) != TERN_OK) {

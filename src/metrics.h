@@ -13,6 +13,11 @@ struct metrics {
     uint64_t clients_total;           /* accepted CONNECTs since start */
     uint64_t connections_accepted;
     uint64_t connections_refused_limit; /* max_connections */
+    uint64_t connections_refused_per_address; /* max_connections_per_address */
+    uint64_t stall_timeouts;          /* closed: silent mid-packet for connect_timeout */
+    uint64_t reads_paused_output;     /* times a client was not read: its output over out_limit */
+    uint64_t dropped_memory_limit;    /* PUBLISH refused (QoS 0 dropped, QoS 1/2 unacked):
+                                         memory_limit reached */
     uint64_t connects_refused;        /* CONNACK other than 0 */
     uint64_t protocol_errors;         /* connections closed for malformed or forbidden input */
     uint64_t keepalive_expired;

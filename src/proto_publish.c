@@ -29,10 +29,21 @@
 /* Creates and publishes the message. Returns TERN_OK or TERN_ENOMEM (nothing published). */
 static int publish(struct broker *b, const struct pkt_publish *pp)
 {
-    struct msg *m = msg_new(&b->mem, pp->topic.p, pp->topic.len, pp->payload.p,
-                            pp->payload.len, pp->qos, pp->retain);
+    /* Under memory_limit a message is taken only with headroom left (1/16 of the limit) for
+     * its fan-out: per-recipient headers, queue entries and acks. Otherwise it is refused
+     * whole, before anything is acknowledged: QoS 0 is dropped, QoS 1/2 get no PUBACK/PUBREC,
+     * so the client resends once memory frees. */
+    struct msg *m = NULL;
+    if (mem_would_fit(&b->mem, pp->topic.len + pp->payload.len + b->mem.limit / 16))
+        m = msg_new(&b->mem, pp->topic.p, pp->topic.len, pp->payload.p, pp->payload.len,
+                    pp->qos, pp->retain);
     if (m == NULL) {
         b->stats.dropped_nomem++;
+        uint64_t n = ++b->stats.dropped_memory_limit;
+        if ((n & (n - 1)) == 0)
+            LOG_WARN(&b->log, "PUBLISH refused: memory_limit reached (%zu of %zu bytes in "
+                     "use; QoS 0 dropped, QoS 1/2 not acknowledged; %llu refused in all).",
+                     b->mem.used, b->mem.limit, (unsigned long long)n);
         return TERN_ENOMEM;
     }
     broker_publish(b, m);

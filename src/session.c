@@ -156,10 +156,15 @@ static struct infl *infl_at(struct sess *s, size_t i)
     return &s->infl[(s->infl_head + i) & (s->infl_cap - 1)];
 }
 
+/* Open while fewer than max_inflight are live and the connection's unsent output is within
+ * out_limit: a subscriber that stops reading keeps its QoS 1/2 messages in its queue, bounded
+ * by max_queued_messages/bytes, not in an ever-growing output buffer. */
 static bool window_open(const struct sess *s)
 {
     long max = s->b->lim.max_inflight;
     if (max > 0 && s->infl_live >= (size_t)max)
+        return false;
+    if (s->conn != NULL && s->conn->out.pending > s->b->lim.out_limit)
         return false;
     return s->infl_span < PID_SPAN_MAX;
 }
@@ -410,6 +415,11 @@ void sess_attach(struct sess *s, struct conn *c)
         else if (e->state == INFL_WAIT_PUBCOMP)
             conn_send_ack(c, MQTT_PUBREL, e->packet_id);
     }
+    drain(s);
+}
+
+void sess_output_drained(struct sess *s)
+{
     drain(s);
 }
 

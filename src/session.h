@@ -94,6 +94,9 @@ void sess_free_all(struct broker *b);
 void sess_attach(struct sess *s, struct conn *c);
 /* Detaches the connection: a clean session is freed, a persistent one starts its expiry. */
 void sess_detach(struct sess *s);
+/* The attached connection's output fell back under out_limit: sends what waited in the queue
+ * while the window allows. */
+void sess_output_drained(struct sess *s);
 
 /* Adds or updates a subscription (3.8.4: an identical filter replaces the old one).
  * Returns TERN_OK or TERN_ENOMEM. */
