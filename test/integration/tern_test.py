@@ -30,7 +30,7 @@ RUNNER = os.environ.get("TERN_RUNNER", "").split()
 HOST = "127.0.0.1"
 RECV_TIMEOUT = 3.0        # default bound for one expected packet
 QUIET_WAIT = 0.5          # how long "nothing arrives" is watched when no marker is used
-START_TIMEOUT = 5.0
+START_TIMEOUT = float(os.environ.get("TERN_START_TIMEOUT", "5"))   # raise under valgrind
 STOP_TIMEOUT = 5.0
 
 _brokers = []             # every Broker started by this process, for logs on failure
