@@ -222,6 +222,7 @@ static void reload(struct broker *b)
     b->log.types = fresh.log_type;
     log_reopen(&b->log);
     security_reload(b, &fresh);
+    listener_reload_all(b);
     LOG_NOTICE(&b->log, "Reloaded %s (limits, log types, password and ACL files; listeners "
                "are kept).", b->conf_path);
     conf_cleanup(&fresh);

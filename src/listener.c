@@ -186,6 +186,14 @@ int listener_open_all(struct broker *b, char *err, size_t errlen)
     return TERN_OK;
 }
 
+void listener_reload_all(struct broker *b)
+{
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        if (b->listeners[i].tp->reload != NULL)
+            b->listeners[i].tp->reload(&b->listeners[i]);
+    }
+}
+
 void listener_close_all(struct broker *b)
 {
     for (size_t i = 0; i < b->n_listeners; i++) {

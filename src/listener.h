@@ -40,6 +40,9 @@ struct transport {
      */
     int (*attach)(struct conn *c);
     void (*set_interest)(struct conn *c, uint32_t mask);
+    /* Optional: SIGHUP. Re-reads the listener's certificate and key from the same files for
+     * new connections (open ones keep theirs); on a bad file logs and keeps the old ones. */
+    void (*reload)(struct listener *lst);
     /*
      * Transports with per-listener and per-connection state (TLS) set these; NULL otherwise.
      * listen: called once per listener socket before it accepts; fills lst->tp_listener from
@@ -79,5 +82,7 @@ struct listener {
  */
 int listener_open_all(struct broker *b, char *err, size_t errlen);
 void listener_close_all(struct broker *b);
+/* SIGHUP: lets every listener's transport re-read its certificate files (tp->reload). */
+void listener_reload_all(struct broker *b);
 
 #endif

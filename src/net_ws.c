@@ -41,6 +41,8 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
 
 #include "broker.h"
 #include "conf.h"
@@ -70,6 +72,9 @@ struct net_ws {
     uint8_t *tx;                     /* LWS_PRE + WS_FRAME_MAX scratch for outgoing frames */
     struct lws_http_mount mount;
     char *http_dir;                  /* mem_alloc'd copy for the mount */
+    char *certfile;                  /* mem_alloc'd copies, for SIGHUP (wss only) */
+    char *keyfile;
+    const char *name;                /* the listener's, for logs */
 };
 
 /* Per wsi, allocated by libwebsockets (per_session_data_size). */
@@ -325,7 +330,47 @@ static void ws_free(struct net_ws *ws)
     loop_timer_stop(b->loop, &ws->timer);
     mem_free(&b->mem, ws->tx);
     mem_free(&b->mem, ws->http_dir);
+    mem_free(&b->mem, ws->certfile);
+    mem_free(&b->mem, ws->keyfile);
     mem_free(&b->mem, ws);
+}
+
+static char *mem_strdup(struct mem *m, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = mem_alloc(m, n);
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* True when certfile holds a certificate and keyfile a private key that parse. */
+static bool files_usable(const char *certfile, const char *keyfile)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context pk;
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_pk_init(&pk);
+    bool ok = mbedtls_x509_crt_parse_file(&crt, certfile) == 0 &&
+              mbedtls_pk_parse_keyfile(&pk, keyfile, NULL) == 0;
+    mbedtls_pk_free(&pk);
+    mbedtls_x509_crt_free(&crt);
+    return ok;
+}
+
+/* SIGHUP: the wss listener re-reads its certificate and key (same paths) for new handshakes. */
+static void ws_reload(struct listener *lst)
+{
+    struct net_ws *ws = lst->tp_listener;
+    if (ws == NULL || !ws->tls)
+        return;
+    if (!files_usable(ws->certfile, ws->keyfile)) {
+        LOG_ERR(&ws->b->log, "Listener %s: certfile %s or keyfile %s unusable; keeping the "
+                "certificate in use.", ws->name, ws->certfile, ws->keyfile);
+        return;
+    }
+    lws_tls_cert_updated(ws->ctx, ws->certfile, ws->keyfile, NULL, 0, NULL, 0);
+    LOG_NOTICE(&ws->b->log, "Listener %s: reloaded certificate %s.", ws->name, ws->certfile);
 }
 
 static void set_mount(struct net_ws *ws, struct lws_context_creation_info *info)
@@ -382,9 +427,17 @@ static int ws_listen(struct listener *lst, const struct conf_listener *cl, char 
         memcpy(ws->http_dir, cl->http_dir, strlen(cl->http_dir) + 1);
         set_mount(ws, &info);
     }
+    ws->name = lst->name;
     if (cl->certfile != NULL) {
-        info.ssl_cert_filepath = cl->certfile;
-        info.ssl_private_key_filepath = cl->keyfile;
+        ws->certfile = mem_strdup(&b->mem, cl->certfile);
+        ws->keyfile = mem_strdup(&b->mem, cl->keyfile);
+        if (ws->certfile == NULL || ws->keyfile == NULL) {
+            snprintf(err, errlen, "out of memory");
+            ws_free(ws);
+            return TERN_ENOMEM;
+        }
+        info.ssl_cert_filepath = ws->certfile;
+        info.ssl_private_key_filepath = ws->keyfile;
         info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;  /* a TLS vhost needs it too */
         ws->tls = true;
     }
@@ -420,6 +473,7 @@ const struct transport net_ws_transport = {
     .close = ws_close,
     .attach = ws_attach,
     .set_interest = ws_set_interest,
+    .reload = ws_reload,
     .listen = ws_listen,
     .unlisten = ws_unlisten,
 };

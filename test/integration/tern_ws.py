@@ -23,26 +23,38 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
+def _openssl(d, *args):
+    import subprocess
+    r = subprocess.run(["openssl"] + list(args), cwd=d, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    t.check(r.returncode == 0, "openssl %s: %s" % (args[0], r.stdout.decode()))
+
+
+def make_server_cert(d):
+    """A fresh key and certificate for 127.0.0.1/localhost signed by d/ca.*, written over
+    d/server.crt and d/server.key. Returns their paths."""
+    _openssl(d, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+             "server.key.new")
+    _openssl(d, "req", "-new", "-key", "server.key.new", "-out", "server.csr", "-subj",
+             "/CN=localhost")
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    _openssl(d, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "server.crt.new", "-days", "2", "-extfile", "server.ext")
+    for n in ("server.key", "server.crt"):
+        os.replace(os.path.join(d, n + ".new"), os.path.join(d, n))
+    return os.path.join(d, "server.crt"), os.path.join(d, "server.key")
+
+
 def make_test_ca(d):
     """A throwaway CA and a server certificate for 127.0.0.1/localhost, made with the openssl
     CLI in d (never committed keys). Returns (ca.crt, server.crt, server.key) paths."""
-    import subprocess
-
-    def ossl(*args):
-        r = subprocess.run(["openssl"] + list(args), cwd=d, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=30)
-        t.check(r.returncode == 0, "openssl %s: %s" % (args[0], r.stdout.decode()))
-    for name in ("ca", "server"):
-        ossl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-             name + ".key")
-    ossl("req", "-x509", "-new", "-key", "ca.key", "-out", "ca.crt", "-days", "2", "-subj",
-         "/CN=Tern WebSocket test CA")
-    ossl("req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-    with open(os.path.join(d, "server.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
-    return tuple(os.path.join(d, n) for n in ("ca.crt", "server.crt", "server.key"))
+    _openssl(d, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+             "ca.key")
+    _openssl(d, "req", "-x509", "-new", "-key", "ca.key", "-out", "ca.crt", "-days", "2",
+             "-subj", "/CN=Tern WebSocket test CA")
+    crt, key = make_server_cert(d)
+    return os.path.join(d, "ca.crt"), crt, key
 
 
 class HandshakeRefused(Exception):
