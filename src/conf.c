@@ -264,6 +264,12 @@ static int append_listener(struct conf *c, uint16_t port, char *address, long ma
     l->max_connections = max_conn;
     l->certfile = NULL;
     l->keyfile = NULL;
+    l->cafile = NULL;
+    l->capath = NULL;
+    l->tls_version = NULL;
+    l->ciphers = NULL;
+    l->require_certificate = false;
+    l->use_identity_as_username = false;
     l->http_dir = NULL;
     return TERN_OK;
 }
@@ -427,6 +433,60 @@ static int key_keyfile(struct src *s, const char *key, char *rest)
 static int key_http_dir(struct src *s, const char *key, char *rest)
 {
     return listener_path(s, key, rest, offsetof(struct conf_listener, http_dir));
+}
+
+/* ---- listener TLS keys (net_tls.c checks the files and values when the listener opens) ---- */
+
+static int key_cafile(struct src *s, const char *key, char *rest)
+{
+    return listener_path(s, key, rest, offsetof(struct conf_listener, cafile));
+}
+
+static int key_capath(struct src *s, const char *key, char *rest)
+{
+    return listener_path(s, key, rest, offsetof(struct conf_listener, capath));
+}
+
+static int key_ciphers(struct src *s, const char *key, char *rest)
+{
+    return listener_path(s, key, rest, offsetof(struct conf_listener, ciphers));
+}
+
+static int key_tls_version(struct src *s, const char *key, char *rest)
+{
+    char *tok;
+    int rc = one_value(s, key, rest, &tok);
+    if (rc != TERN_OK) {
+        return rc;
+    }
+    if (strcmp(tok, "tlsv1.3") == 0) {
+        return fail(s, "%s: tlsv1.3 is not available (Tern's TLS is mbedTLS 2.28: TLS 1.2 "
+                    "at most)", key);
+    }
+    if (strcmp(tok, "tlsv1.2") != 0 && strcmp(tok, "tlsv1.1") != 0) {
+        return fail(s, "%s: invalid value '%.64s' (expected tlsv1.2 or tlsv1.1)", key, tok);
+    }
+    return listener_path(s, key, tok, offsetof(struct conf_listener, tls_version));
+}
+
+static int listener_bool(struct src *s, const char *key, char *rest, size_t field)
+{
+    if (s->cur < 0) {
+        return fail(s, "%s: no listener defined yet (put it after a 'listener PORT' line)", key);
+    }
+    bool *out = (bool *)((char *)&s->ld->c->listeners[s->cur] + field);
+    return bool_value(s, key, rest, out);
+}
+
+static int key_require_certificate(struct src *s, const char *key, char *rest)
+{
+    return listener_bool(s, key, rest, offsetof(struct conf_listener, require_certificate));
+}
+
+static int key_use_identity_as_username(struct src *s, const char *key, char *rest)
+{
+    return listener_bool(s, key, rest,
+                         offsetof(struct conf_listener, use_identity_as_username));
 }
 
 /* ---- global keys ---- */
@@ -791,7 +851,10 @@ static const struct key keys[] = {
     {"allow_anonymous", key_allow_anonymous},
     {"autosave_interval", key_autosave_interval},
     {"bind_address", key_bind_address},
+    {"cafile", key_cafile},
+    {"capath", key_capath},
     {"certfile", key_certfile},
+    {"ciphers", key_ciphers},
     {"connection_messages", key_connection_messages},
     {"http_dir", key_http_dir},
     {"include_dir", key_include_dir},
@@ -815,7 +878,10 @@ static const struct key keys[] = {
     {"port", key_port},
     {"protocol", key_protocol},
     {"queue_qos0_messages", key_queue_qos0_messages},
+    {"require_certificate", key_require_certificate},
     {"retain_available", key_retain_available},
+    {"tls_version", key_tls_version},
+    {"use_identity_as_username", key_use_identity_as_username},
 };
 
 /* Every other option Mosquitto 2.0 accepts (mosquitto.conf(5) and its conf.c). */
@@ -826,7 +892,7 @@ static const char *const unsupported[] = {
     "bridge_cafile", "bridge_capath", "bridge_certfile", "bridge_identity", "bridge_insecure",
     "bridge_keyfile", "bridge_max_packet_size", "bridge_outgoing_retain",
     "bridge_protocol_version", "bridge_psk", "bridge_require_ocsp", "bridge_tls_version",
-    "cafile", "capath", "check_retain_source", "ciphers", "ciphers_tls1.3",
+    "check_retain_source", "ciphers_tls1.3",
     "cleansession", "clientid", "clientid_prefixes", "connection", "crlfile", "dhparamfile",
     "idle_timeout", "keepalive_interval", "local_cleansession",
     "local_clientid", "local_password", "local_username", "log_facility", "log_timestamp",
@@ -834,10 +900,10 @@ static const char *const unsupported[] = {
     "max_topic_alias", "mount_point", "notification_topic", "notifications",
     "notifications_local_only", "password", "per_listener_settings", "persistence_file",
     "pid_file", "plugin", "psk_file", "psk_hint", "remote_clientid", "remote_password",
-    "remote_username", "require_certificate", "restart_timeout", "retry_interval",
+    "remote_username", "restart_timeout", "retry_interval",
     "round_robin", "set_tcp_nodelay", "socket_domain", "start_type", "store_clean_interval",
     "sys_interval", "threshold", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
-    "tls_version", "topic", "try_private", "upgrade_outgoing_qos", "use_identity_as_username",
+    "topic", "try_private", "upgrade_outgoing_qos",
     "use_subject_as_username", "use_username_as_clientid", "user", "username",
     "websockets_headers_size", "websockets_log_level",
 };
@@ -1093,6 +1159,10 @@ void conf_cleanup(struct conf *c)
         free(c->listeners[i].address);
         free(c->listeners[i].certfile);
         free(c->listeners[i].keyfile);
+        free(c->listeners[i].cafile);
+        free(c->listeners[i].capath);
+        free(c->listeners[i].tls_version);
+        free(c->listeners[i].ciphers);
         free(c->listeners[i].http_dir);
     }
     free(c->listeners);

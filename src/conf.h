@@ -32,6 +32,12 @@ struct conf_listener {
     /* TLS and WebSocket keys of this listener (malloc'd, NULL when not given). */
     char *certfile;             /* server certificate chain (PEM) */
     char *keyfile;              /* its private key (PEM) */
+    char *cafile;               /* CA certificates (PEM) that sign client certificates */
+    char *capath;               /* a directory of such CA certificates */
+    char *tls_version;          /* minimum TLS version: tlsv1.2 (default) or tlsv1.1 */
+    char *ciphers;              /* ':'-separated mbedTLS cipher suite names; NULL = defaults */
+    bool require_certificate;   /* clients must present a certificate the CA signed */
+    bool use_identity_as_username; /* the client certificate's CN is the username */
     char *http_dir;             /* websockets: serve static files from here */
 };
 

@@ -84,6 +84,11 @@ int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer
     b->stats.connections_accepted++;
     if (b->lim.connection_messages)
         LOG_INFO(&b->log, "New connection from %s on port %u.", c->peer, lst->port);
+    if (c->tp->open != NULL && c->tp->open(c) != TERN_OK) {
+        b->stats.dropped_nomem++;
+        conn_close(c, "out of memory for the transport");
+        return TERN_ENOMEM;
+    }
     return TERN_OK;
 }
 
@@ -124,7 +129,7 @@ static void set_mask(struct conn *c, uint32_t mask)
 static uint32_t wanted_mask(struct conn *c)
 {
     struct broker *b = c->b;
-    uint32_t m = outq_empty(&c->out) ? 0 : PLAT_WRITE;
+    uint32_t m = outq_empty(&c->out) && !c->tp_wants_write ? 0 : PLAT_WRITE;
     bool over = c->out.pending > b->lim.out_limit;
     if (over != c->read_paused) {
         c->read_paused = over;
@@ -164,6 +169,12 @@ static int flush(struct conn *c)
     }
     set_mask(c, wanted_mask(c));
     return TERN_OK;
+}
+
+void conn_transport_wants_write(struct conn *c, bool on)
+{
+    c->tp_wants_write = on;
+    set_mask(c, wanted_mask(c));
 }
 
 static void free_conn(struct broker *b, struct conn *c)
@@ -583,8 +594,14 @@ void conn_writable(struct conn *c)
 static void on_io(struct loop *l, int fd, uint32_t mask, void *data)
 {
     struct conn *c = data;
-    if (c->state != CONN_CLOSED && (mask & (PLAT_READ | PLAT_ERR)))
+    bool tp_write = (mask & PLAT_WRITE) && c->tp_wants_write;
+    if (c->state != CONN_CLOSED && ((mask & (PLAT_READ | PLAT_ERR)) || tp_write)) {
         on_readable(c);
+        /* Bytes a transport has decrypted but not handed over are invisible to poll(). */
+        for (int i = 0; i < 64 && c->state != CONN_CLOSED && c->tp->has_pending != NULL &&
+                        c->tp->has_pending(c); i++)
+            on_readable(c);
+    }
     if (c->state != CONN_CLOSED && (mask & PLAT_WRITE)) {
         /* With persistence on, output made this turn leaves after the turn's commit. */
         if (c->b->persist != NULL)

@@ -53,6 +53,7 @@ struct conn {
                                         is paused, of the last byte the client took) */
     uint32_t keepalive_ms;           /* 1.5 x the client's keepalive; 0 = none */
     uint32_t mask;                   /* poller interest */
+    bool tp_wants_write;             /* the transport asked for write readiness */
     bool got_disconnect;             /* closed by DISCONNECT: no will */
     bool read_paused;                /* output over out_limit: not reading from the client */
     bool in_flush;
@@ -84,6 +85,11 @@ void conn_writable(struct conn *c);
 
 /* Marks c for writing at the end of this loop turn. */
 void conn_want_flush(struct conn *c);
+
+/* For stream transports (TLS): the transport itself needs the socket writable (on) or no
+ * longer (off), e.g. for a handshake flight the socket did not take. While on, conn.c calls
+ * the transport's read when the socket becomes writable. */
+void conn_transport_wants_write(struct conn *c, bool on);
 
 /* Writes every marked connection's output (one writev each) and frees closed connections.
  * Called from the before-sleep hook. */

@@ -109,6 +109,9 @@ static int open_one(struct broker *b, const struct conf_listener *cl, const stru
     lst->port = cl->port;
     lst->max_connections = cl->max_connections;
     lst->tp = proto_transports[cl->protocol];
+    /* An MQTT listener with a certificate speaks TLS (Mosquitto's rule: certfile/keyfile). */
+    if (cl->protocol == CONF_PROTO_MQTT && (cl->certfile != NULL || cl->keyfile != NULL))
+        lst->tp = &net_tls_transport;
     format_addr(ai->ai_addr, lst->name, sizeof lst->name);
     int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
     if (fd < 0)
