@@ -24,6 +24,8 @@ case "$arch" in
         # test/integration/get-ref-mosquitto.sh unpacks (for password-file interoperability)
         # needs these runtime libraries.
         [ "$want" = test ] && pkgs="$pkgs openssl libwrap0 libdlt2"
+        # Fuzzing (make fuzz; CI's smoke run): clang with its libFuzzer and sanitizer runtimes.
+        [ "$want" = test ] && pkgs="$pkgs clang libclang-rt-14-dev"
         ;;
     arm64|armhf)
         if [ "$arch" = arm64 ]; then gnu=aarch64-linux-gnu; else gnu=arm-linux-gnueabihf; fi
