@@ -146,15 +146,17 @@ bench-ws: all
 
 # ---- ARM, install, Debian package (platform/linux/; README "Raspberry Pi") -----------------
 # test-arm: cross-builds broker, tools and unit tests for aarch64 into $(ARM_BUILD), runs the
-# unit tests and the publish/subscribe integration tests (mosquitto_pub/sub, Paho and raw
-# clients on loopback) against that broker under qemu-aarch64, and checks the arm64 package.
-# It installs the cross toolchain, qemu-user and the :arm64 libraries first (as root).
+# unit tests and the ARM_IT integration scripts (publish/subscribe with mosquitto_pub/sub, Paho
+# and raw clients, WebSocket frames, persistence crashes) against that broker under
+# qemu-aarch64 on loopback, and checks the arm64 package. It installs the cross toolchain,
+# qemu-user and the :arm64 libraries first (as root).
 # install: PREFIX (/usr/local), SYSCONFDIR (/etc), DESTDIR, START=0 (do not start the
-# service); deb: $(BUILD)/tern_VERSION_ARCH.deb,
-# plus the arm64 one when $(ARM_BUILD) holds a cross build; test-pkg checks it (make test).
+# service); deb: $(BUILD)/tern_VERSION_ARCH.deb, plus the arm64 one when $(ARM_BUILD) holds a
+# cross build; test-pkg checks it (make test).
 ARM_CROSS ?= aarch64-linux-gnu-
 ARM_BUILD ?= $(BUILD)/$(patsubst %-,%,$(ARM_CROSS))
-ARM_IT    ?= 02-subscribe 03-publish 04-retain 06-will 13-platform-sd-notify
+ARM_IT    ?= 02-subscribe 03-publish 04-retain 06-will 09-websocket-frames 10-persist \
+             13-platform-sd-notify
 PREFIX    ?= /usr/local
 SYSCONFDIR ?= /etc
 
@@ -175,6 +177,12 @@ test-arm:
 	@platform/linux/install-deps.sh test $(if $(filter aarch64%,$(ARM_CROSS)),arm64,armhf)
 	$(MAKE) --no-print-directory CROSS=$(ARM_CROSS) BUILD=$(ARM_BUILD) test-arm-run
 
+# The README's footprint table: sizes (x86-64, and aarch64 when cross-built), RSS idle and with
+# 1,000 idle clients, disk writes while idle (FOOTPRINT_WINDOW seconds, default 60).
+footprint: all
+	/usr/bin/python3 test/bench/footprint.py $(BUILD)/tern $(wildcard $(ARM_BUILD)/tern) \
+	    --window $(or $(FOOTPRINT_WINDOW),60)
+
 test-arm-run: all test-unit test-pkg
 	@set -e; for p in $(ARM_IT); do \
 	  TERN_RUNNER="$(TARGET_RUNNER)" test/integration/run.sh $(BUILD)/tern $$p; done
@@ -183,9 +191,3 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
-# The README's footprint table: sizes (x86-64, and aarch64 when cross-built), RSS idle and with
-# 1,000 idle clients, disk writes while idle (FOOTPRINT_WINDOW seconds, default 60).
-footprint: all
-	/usr/bin/python3 test/bench/footprint.py $(BUILD)/tern $(wildcard $(ARM_BUILD)/tern) \
-	    --window $(or $(FOOTPRINT_WINDOW),60)
-

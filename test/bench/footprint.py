@@ -2,14 +2,16 @@
 """
 Tern's footprint on a board (what `make footprint` prints; the README's footprint table).
 
-  footprint.py BROKER [ARM_BROKER] [--window SECONDS]
+  footprint.py BROKER [ARM_BROKER] [--window SECONDS] [--no-persistence]
 
 For each binary: its size stripped (a stripped copy in a temp dir, with the target's strip),
 and the shared libraries it needs (mbedTLS is linked dynamically, so the size excludes it).
-For BROKER (native): RSS (and the part private to Tern) idle after start-up, RSS with 1,000 idle clients connected (keepalive
-600 s, one subscription each), and what the idle broker wrote in a window (default 60 s) from
+For BROKER (native): RSS (and the part private to Tern) idle after start-up, RSS with 1,000
+idle clients connected (keepalive 600 s, one subscription each), and what the idle broker
+wrote in a window (default 60 s) from
 /proc/PID/io: write_bytes (bytes the process caused to be sent to storage) and wchar (bytes
-passed to write(2) and friends, sockets and pipes included). Every process started here is
+passed to write(2) and friends, sockets and pipes included), once without persistence and once
+with `persistence true` and 1,000 persistent sessions. Every process started here is
 stopped by pid; all traffic is on 127.0.0.1.
 """
 
@@ -93,8 +95,9 @@ def enc_str(s):
     return struct.pack("!H", len(s)) + s
 
 
-def connect_pkt(cid):
-    body = enc_str(b"MQTT") + bytes([4, 0x02]) + struct.pack("!H", 600) + enc_str(cid)
+def connect_pkt(cid, clean=True):
+    flags = 0x02 if clean else 0x00
+    body = enc_str(b"MQTT") + bytes([4, flags]) + struct.pack("!H", 600) + enc_str(cid)
     return bytes([0x10, len(body)]) + body
 
 
@@ -126,12 +129,16 @@ def wait_port(port, proc, timeout=10):
     raise RuntimeError("broker did not listen")
 
 
-def measure_native(binary, window, n_clients=1000):
+def measure_native(binary, window, n_clients=1000, persistence=False):
+    """persistence: persistence on, clients with persistent sessions (clean session 0), so
+    every session and subscription is in the log before the idle window starts."""
     d = tempfile.mkdtemp(prefix="tern-fp-")
     port = free_port()
     conf = os.path.join(d, "tern.conf")
     with open(conf, "w") as f:
         f.write("listener %d %s\nallow_anonymous true\nlog_dest none\n" % (port, HOST))
+        if persistence:
+            f.write("persistence true\npersistence_location %s\n" % d)
     proc = subprocess.Popen([binary, "-c", conf], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)
     clients = []
@@ -143,7 +150,7 @@ def measure_native(binary, window, n_clients=1000):
         res["idle_uss_kb"] = private_kb(proc.pid)
         for i in range(n_clients):
             s = socket.create_connection((HOST, port), timeout=5)
-            s.sendall(connect_pkt(b"fp-%d" % i))
+            s.sendall(connect_pkt(b"fp-%d" % i, clean=not persistence))
             clients.append(s)
         for s in clients:
             ack = recv_exact(s, 4)
@@ -181,7 +188,7 @@ def measure_native(binary, window, n_clients=1000):
 
 
 def main():
-    args = [a for a in sys.argv[1:]]
+    args = [a for a in sys.argv[1:] if a != "--no-persistence"]
     window = 60.0
     if "--window" in args:
         i = args.index("--window")
@@ -214,6 +221,11 @@ def main():
     print("idle %.0f s with 1,000 clients: write_bytes %d, wchar %d; per hour: %d bytes to disk"
           % (r["window_s"], r["write_bytes"], r["wchar"],
              r["write_bytes"] * 3600 / r["window_s"]))
+    if "--no-persistence" not in sys.argv:
+        r = measure_native(native, window, persistence=True)
+        print("persistence true, 1,000 persistent sessions: idle %.0f s: write_bytes %d, wchar %d;"
+              " per hour: %d bytes to disk" % (r["window_s"], r["write_bytes"], r["wchar"],
+                                               r["write_bytes"] * 3600 / r["window_s"]))
     return 0
 
 
