@@ -30,15 +30,17 @@ else
 endif
 
 # Before the cross compiler is installed (make test-arm installs it) the prefix names the target.
+# DEPS_ARCH: the foreign architecture whose :ARCH packages a cross build needs (none natively,
+# e.g. when building on the Pi itself).
 TARGET_MACHINE := $(or $(shell $(CC) -dumpmachine 2>/dev/null),$(CROSS_TRIPLET))
 ifneq ($(filter aarch64%,$(TARGET_MACHINE)),)
   TARGET_RUNNER := $(if $(CROSS),qemu-aarch64)
   DEB_ARCH := arm64
-  DEPS_ARCH := arm64
+  DEPS_ARCH := $(if $(CROSS),arm64)
 else ifneq ($(filter arm%,$(TARGET_MACHINE)),)
   TARGET_RUNNER := $(if $(CROSS),qemu-arm)
   DEB_ARCH := armhf
-  DEPS_ARCH := armhf
+  DEPS_ARCH := $(if $(CROSS),armhf)
 else
   TARGET_RUNNER :=
   DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
