@@ -60,12 +60,12 @@ def both_ways(tcp_port, ws_port, tag, cafile=None):
             one_way(ws2, tcp2, tag + "/to-tcp", big)
         finally:
             for c in (ws2, tcp2):
-                c[0].loop_stop()
                 c[0].disconnect()
+                c[0].loop_stop()
     finally:
         for c in (ws, tcp):
-            c[0].loop_stop()
             c[0].disconnect()
+            c[0].loop_stop()
 
 
 def main():
