@@ -61,9 +61,15 @@ static void unload(struct broker *b, struct conf *c)
         abort();
 }
 
+static char dir[64];
+
+static void remove_dir(void)
+{
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char dir[64];
     char path[128];
     size_t good;
     size_t bad;
@@ -71,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(dir, sizeof dir, "/tmp/tern-fuzz-persist-XXXXXX");
         if (mkdtemp(dir) == NULL)
             abort();
+        atexit(remove_dir);
     }
     int rc = persist_scan(data, size, NULL, NULL, &good, &bad);
     if (good > size || (rc == TERN_EIO && (bad < good || bad >= size)))

@@ -576,6 +576,41 @@ START_TEST(test_persist_foreign_file_is_refused)
 }
 END_TEST
 
+START_TEST(test_persist_sync_option_parses_each_mode_and_rejects_others)
+{
+    static const struct {
+        const char *text;
+        int rc;
+        int mode;
+        long interval;
+    } cases[] = {
+        {"persistence_sync always\n", TERN_OK, CONF_PSYNC_ALWAYS, 0},
+        {"persistence_sync turn\n", TERN_OK, CONF_PSYNC_TURN, 0},
+        {"persistence_sync interval 5\n", TERN_OK, CONF_PSYNC_INTERVAL, 5},
+        {"persistence_sync interval\n", TERN_ECONF, CONF_PSYNC_TURN, 0},
+        {"persistence_sync interval 0\n", TERN_ECONF, CONF_PSYNC_TURN, 0},
+        {"persistence_sync sometimes\n", TERN_ECONF, CONF_PSYNC_TURN, 0},
+        {"persistence_sync turn 3\n", TERN_ECONF, CONF_PSYNC_TURN, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct conf c;
+        char err[256];
+        conf_init(&c);
+        ck_assert_int_eq(c.persistence_sync, CONF_PSYNC_TURN);
+        int rc = conf_load_string(&c, "t.conf", cases[i].text, strlen(cases[i].text), err,
+                                  sizeof err, NULL, NULL);
+        ck_assert_int_eq(rc, cases[i].rc);
+        if (rc == TERN_OK) {
+            ck_assert_int_eq(c.persistence_sync, cases[i].mode);
+            ck_assert_int_eq(c.persistence_sync_interval, cases[i].interval);
+        } else {
+            ck_assert_ptr_nonnull(strstr(err, "t.conf:1:"));
+        }
+        conf_cleanup(&c);
+    }
+}
+END_TEST
+
 Suite *persist_suite(void)
 {
     Suite *s = suite_create("persist");
@@ -593,6 +628,7 @@ Suite *persist_suite(void)
     tcase_add_test(tc, test_persist_flipped_bytes_never_crash_or_invent);
     tcase_add_test(tc, test_persist_corrupt_middle_names_file_and_offset);
     tcase_add_test(tc, test_persist_foreign_file_is_refused);
+    tcase_add_test(tc, test_persist_sync_option_parses_each_mode_and_rejects_others);
     suite_add_tcase(s, tc);
     return s;
 }
