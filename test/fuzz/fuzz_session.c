@@ -18,6 +18,8 @@
  *                    for the slot open a new connection (until then, a connection the
  *                    broker closed drops them);
  *                    2: the client stops / resumes reading its socket (slow subscriber);
+ *                    with len > 0 it also caps the broker's memory at what is in use now
+ *                    plus len KiB (memory_limit: every allocation-failure path);
  *                    3: as 0, but one byte per write with loop turns between (every
  *                    partial-packet boundary).
  *     A record without its len byte ends the input; a short payload sends what is there.
@@ -298,6 +300,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 2:
             s->paused = !s->paused;
+            if (len > 0)
+                f->b.mem.limit = f->b.mem.used + len * 1024;
             settle(f);
             break;
         default:

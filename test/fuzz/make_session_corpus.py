@@ -89,6 +89,12 @@ def seeds():
              + rec(SEND, 1, conn("bigpub") + publish("big", 1, bytes(range(256)) * 6, pid=1))
              + rec(SEND, 1, publish("big", 0, b"z" * 3000)))
     bad_first = cfg() + rec(SEND, 0, PING) + rec(SEND, 1, conn("ok") + PING)
+    # Memory capped at what is in use plus 16 KiB, then a flood: allocation failures everywhere.
+    capped = (cfg(qos0=True) + rec(SEND, 0, conn("capped", clean=False) + sub(1, ("m/#", 2)))
+              + bytes([(PAUSE << 2) | 0, 16]) + rec(PAUSE, 0)
+              + rec(SEND, 1, conn("mpub") + b"".join(publish("m/%d" % i, i % 3, b"q" * 900, pid=i + 1)
+                                                    for i in range(12)))
+              + rec(CLOSE, 0) + rec(SEND, 2, conn("late") + sub(2, ("m/+", 1))))
     mqtt31 = (cfg() + rec(SEND, 0, connect("MQIsdp", 3, 0x02 | 0x80 | 0x40, 10, ["old", "u", "p"])
                           + sub(2, ("x", 1)) + publish("x", 1, b"31", pid=3) + ack(0x40, 1)))
     return {
@@ -101,6 +107,7 @@ def seeds():
         "large_packet_small_rbuf": large,
         "first_not_connect": bad_first,
         "mqtt31_auth_fields": mqtt31,
+        "memory_capped_flood": capped,
     }
 
 
