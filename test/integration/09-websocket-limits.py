@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # WebSocket clients get the same limits as TCP ones: a listener's max_connections (refused at
 # accept, before any handshake), keepalive expiry (1.5 x keepalive), a CONNACK refusal that
-# reaches the client before the close, and a payload over message_size_limit.
+# reaches the client before the close, and session takeover between TCP and WebSockets.
 import os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tern_test as t
@@ -49,5 +49,16 @@ def main():
         p = r.recv(what="CONNACK refusing protocol level 5")
         check_eq((p.type, p.rc), (t.CONNACK, 1), "CONNACK for an unacceptable protocol level")
         check(r.closed_within(3), "closed after the refusal")
+
+        # Session takeover across transports: TCP takes a WebSocket client's id and back.
+        a = w.WSClient(wsport, "ws-dup")
+        a.connect("dup")
+        tcp = t.connected(b.port, "dup")
+        check(a.closed_within(3), "WebSocket client closed when TCP took its client id")
+        d = w.WSClient(wsport, "ws-dup2")
+        d.connect("dup")
+        tcp.expect_closed(what="TCP client closed when a WebSocket client took its id")
+        d.ping()
+        d.disconnect()
 
 t.run(main)
