@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <errno.h>
@@ -160,4 +161,22 @@ int plat_fsync_dir(const char *dir)
     close(fd);
     errno = e;
     return rc == 0 ? TERN_OK : TERN_EIO;
+}
+
+/* flock rather than fcntl locks: they conflict between two opens in one process too, so a
+ * test can see the refusal, and they go away with the descriptor. */
+int plat_lock_file(const char *path, int *fd_out)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    *fd_out = -1;
+    if (fd < 0)
+        return TERN_EIO;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return e == EWOULDBLOCK ? TERN_ELIMIT : TERN_EIO;
+    }
+    *fd_out = fd;
+    return TERN_OK;
 }

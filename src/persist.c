@@ -803,6 +803,8 @@ void persist_free(struct persist *p)
             sync_log(p);
         close(p->fd);
     }
+    if (p->lock_fd >= 0)
+        close(p->lock_fd);
     if (p->b->loop != NULL)
         loop_timer_stop(p->b->loop, &p->timer);
     mem_free(mem, p->buf);

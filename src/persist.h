@@ -41,6 +41,7 @@ enum persist_sync {
 };
 
 #define PERSIST_FILE "tern.db"
+#define PERSIST_LOCK "tern.lock"
 #define PERSIST_SLACK (4u * 1024u * 1024u)        /* log may exceed 2 x live by this much */
 #define PERSIST_HOLD_MAX (8u * 1024u * 1024u)     /* unwritten bytes held while the disk fails
                                                      before QoS 1/2 publishes are refused */
@@ -68,6 +69,7 @@ struct persist {
     char *tmp_path;            /* DIR/tern.db.new, owned */
     char *dir;                 /* owned */
     int fd;
+    int lock_fd;               /* DIR/tern.lock, flock'ed while this broker uses DIR */
     enum persist_sync mode;
     uint64_t interval_ms;
     uint64_t file_off;         /* bytes in the log that end with a whole record */

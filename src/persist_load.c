@@ -457,6 +457,7 @@ static struct persist *persist_new(struct broker *b, const struct conf *c)
         return NULL;
     p->b = b;
     p->fd = -1;
+    p->lock_fd = -1;
     p->mode = (enum persist_sync)c->persistence_sync;
     p->interval_ms = (uint64_t)c->persistence_sync_interval * 1000u;
     p->slack = PERSIST_SLACK;
@@ -538,6 +539,18 @@ static int load(struct persist *p, char *err, size_t errlen)
     struct broker *b = p->b;
     uint64_t t0 = plat_now_ms();
     mkdir(p->dir, 0700);
+    char *lock = path_join(&b->mem, p->dir, PERSIST_LOCK);
+    int lrc = lock != NULL ? plat_lock_file(lock, &p->lock_fd) : TERN_ENOMEM;
+    mem_free(&b->mem, lock);
+    if (lrc == TERN_ELIMIT) {
+        snprintf(err, errlen, "%s: in use by another broker (%s/" PERSIST_LOCK " is locked)",
+                 p->path, p->dir);
+        return TERN_ELIMIT;
+    }
+    if (lrc != TERN_OK) {
+        snprintf(err, errlen, "%s/" PERSIST_LOCK ": cannot lock: %s", p->dir, strerror(errno));
+        return TERN_EIO;
+    }
     p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     struct stat st;
     if (p->fd < 0 || fstat(p->fd, &st) != 0) {

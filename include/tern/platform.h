@@ -108,5 +108,8 @@ void plat_notify_cleanup(struct plat_notify *n);
  */
 int plat_fsync(int fd);
 int plat_fsync_dir(const char *dir);
+/* Takes an exclusive advisory lock on the file at path (created if missing), held until
+ * *fd_out is closed: TERN_OK, TERN_ELIMIT when another process (or open) holds it, TERN_EIO. */
+int plat_lock_file(const char *path, int *fd_out);
 
 #endif

@@ -65,6 +65,9 @@ static char dir[64];
 
 static void remove_dir(void)
 {
+    char path[128];
+    snprintf(path, sizeof path, "%s/" PERSIST_LOCK, dir);
+    unlink(path);
     rmdir(dir);
 }
 

@@ -56,6 +56,8 @@ static void remove_dir(const char *dir)
     unlink(p);
     snprintf(p, sizeof p, "%s/" PERSIST_FILE ".new", dir);
     unlink(p);
+    snprintf(p, sizeof p, "%s/" PERSIST_LOCK, dir);
+    unlink(p);
     rmdir(dir);
 }
 
@@ -611,6 +613,23 @@ START_TEST(test_persist_sync_option_parses_each_mode_and_rejects_others)
 }
 END_TEST
 
+START_TEST(test_persist_second_broker_on_one_directory_is_refused)
+{
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    struct fixture a;
+    struct fixture b;
+    ck_assert_int_eq(open_store(&a, dir), TERN_OK);
+    ck_assert_int_eq(open_store(&b, dir), TERN_ELIMIT);
+    ck_assert_ptr_nonnull(strstr(b.err, "in use by another broker"));
+    close_store(&b);
+    close_store(&a);
+    ck_assert_int_eq(open_store(&b, dir), TERN_OK);     /* released with the first */
+    close_store(&b);
+    remove_dir(dir);
+}
+END_TEST
+
 Suite *persist_suite(void)
 {
     Suite *s = suite_create("persist");
@@ -628,6 +647,7 @@ Suite *persist_suite(void)
     tcase_add_test(tc, test_persist_flipped_bytes_never_crash_or_invent);
     tcase_add_test(tc, test_persist_corrupt_middle_names_file_and_offset);
     tcase_add_test(tc, test_persist_foreign_file_is_refused);
+    tcase_add_test(tc, test_persist_second_broker_on_one_directory_is_refused);
     tcase_add_test(tc, test_persist_sync_option_parses_each_mode_and_rejects_others);
     suite_add_tcase(s, tc);
     return s;
