@@ -52,7 +52,9 @@
 #include "tern/platform.h"
 
 #define WS_FRAME_MAX (128u * 1024u)      /* largest frame written at once */
-#define WS_RX_BUFFER (64u * 1024u)       /* largest chunk libwebsockets hands us */
+#define WS_RX_BUFFER (16u * 1024u)       /* largest chunk libwebsockets hands us; each
+                                            connection gets a buffer of this size */
+#define WS_SERV_BUFFER (64u * 1024u)     /* one per listener: socket reads, HTTP headers */
 #define WS_IDLE_WAIT_MS 60000            /* timer cap when libwebsockets has nothing due */
 
 /*
@@ -411,7 +413,7 @@ static int ws_listen(struct listener *lst, const struct conf_listener *cl, char 
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.user = ws;
-    info.pt_serv_buf_size = WS_RX_BUFFER;
+    info.pt_serv_buf_size = WS_SERV_BUFFER;
     info.count_threads = 1;
     ws->ctx = lws_create_context(&info);
     if (ws->ctx == NULL) {
