@@ -680,7 +680,7 @@ START_TEST(test_conf_shipped_tern_conf_defaults_are_the_real_defaults)
         /* Listener-scoped examples (a TLS listener's keys) need their listener line. */
         static const char *const scoped[] = {"certfile", "keyfile", "cafile", "capath",
                                              "require_certificate", "use_identity_as_username",
-                                             "tls_version", "ciphers"};
+                                             "tls_version", "ciphers", "http_dir"};
         bool skip = false;
         for (size_t i = 0; i < sizeof scoped / sizeof scoped[0]; i++)
             skip = skip || (strncmp(line + 1, scoped[i], strlen(scoped[i])) == 0 &&
