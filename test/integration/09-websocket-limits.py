@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 # WebSocket clients get the same limits as TCP ones: a listener's max_connections (refused at
 # accept, before any handshake), keepalive expiry (1.5 x keepalive), a CONNACK refusal that
-# reaches the client before the close, and session takeover between TCP and WebSockets.
-import os, sys, time
+# reaches the client before the close, session takeover between TCP and WebSockets, and the
+# output bound: a WebSocket client that does not read its output is not read from either
+# (libwebsockets' rx flow control) until it drains.
+import os, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tern_test as t
 import tern_ws as w
@@ -60,5 +62,49 @@ def main():
         tcp.expect_closed(what="TCP client closed when a WebSocket client took its id")
         d.ping()
         d.disconnect()
+
+        # The output bound pauses WebSocket input too: flood a subscriber that never reads; its
+        # publishes do not get through while its output is over the bound, then all do.
+        slow = w.WSClient(wsport, "slow")
+        slow.connect("slow", keepalive=0)
+        slow.subscribe([("big/#", 0)])
+        probe = t.connected(b.port, "probe")
+        probe.subscribe([("probe", 0)])
+        pub = t.connected(b.port, "flooder")
+        stop = threading.Event()
+
+        def flood():
+            end = time.monotonic() + 15
+            while not stop.is_set() and time.monotonic() < end:
+                pub.send(t.enc_publish("big/x", b"y" * 100000, qos=0))
+        th = threading.Thread(target=flood)
+        th.start()
+        try:
+            deadline = time.monotonic() + 10
+            while "not reading from it" not in b.log():
+                check(time.monotonic() < deadline, "the unread WebSocket client was never paused")
+                time.sleep(0.05)
+            for i in range(5):
+                slow.send(t.enc_publish("probe", b"p%d" % i, qos=0))
+                time.sleep(0.1)
+            probe.expect_nothing(timeout=0.5, what="publishes of a paused WebSocket client")
+        finally:
+            stop.set()
+            th.join()
+        deadline = time.monotonic() + 10
+        got = []
+        while len(got) < 5:
+            check(time.monotonic() < deadline, "paused WebSocket client's publishes: %r" % got)
+            try:
+                slow._fill(time.monotonic() + 0.2)
+                slow.buf.clear()             # its output drains as it reads
+            except Exception:
+                pass
+            try:
+                got.append(probe.recv(timeout=0.05).payload)
+            except t.TestFailure:
+                pass
+        check_eq(got, [b"p0", b"p1", b"p2", b"p3", b"p4"], "publishes after the drain, in order")
+        slow.close()
 
 t.run(main)
