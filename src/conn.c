@@ -256,8 +256,11 @@ void conn_close(struct conn *c, const char *reason)
     bool was_active = c->state == CONN_ACTIVE;
     c->state = CONN_CLOSED;
     persist_forget_conn(b->persist, c);
-    if (!outq_empty(&c->out))
+    if (!outq_empty(&c->out)) {
+        /* Its output leaves now rather than after before-sleep's commit: commit first. */
+        persist_commit(b->persist);
         flush(c);
+    }
     if (b->lim.connection_messages && reason != NULL) {
         if (c->got_disconnect)
             LOG_INFO(&b->log, "Client %s disconnected.", conn_client_id(c));

@@ -312,6 +312,29 @@ START_TEST(test_persist_inflight_state_and_qos2_phase_survive)
 }
 END_TEST
 
+START_TEST(test_persist_closing_connection_commits_before_its_output_leaves)
+{
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    struct fixture f;
+    ck_assert_int_eq(open_store(&f, dir), TERN_OK);
+    struct conn *c = connect_client(&f);
+    struct sess *s = sess_new(&f.b, (const uint8_t *)"c1", 2, false);
+    ck_assert_int_eq(sess_subscribe(s, (const uint8_t *)"a", 1, 2), TERN_OK);
+    c->sess = s;
+    sess_attach(s, c);
+    persist_commit(f.b.persist);
+    size_t before = file_size(dir);
+    publish(&f, "a", "x", 2, false);               /* a QoS 2 delivery waits in c's output */
+    ck_assert_uint_eq(file_size(dir), before);
+    conn_close(c, "test");                          /* flushes that output now */
+    ck_assert_uint_gt(file_size(dir), before);      /* ... after the records were written */
+    ck_assert_uint_eq(f.b.persist->len, 0);
+    close_store(&f);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_persist_clean_sessions_and_idle_broker_write_nothing)
 {
     char dir[64];
@@ -639,6 +662,7 @@ Suite *persist_suite(void)
     tcase_add_test(tc, test_persist_restores_sessions_queues_retained_and_qos2_ids);
     tcase_add_test(tc, test_persist_inflight_state_and_qos2_phase_survive);
     tcase_add_test(tc, test_persist_clean_sessions_and_idle_broker_write_nothing);
+    tcase_add_test(tc, test_persist_closing_connection_commits_before_its_output_leaves);
     tcase_add_test(tc, test_persist_puback_waits_for_the_commit);
     tcase_add_test(tc, test_persist_write_failure_holds_acks_then_recovers);
     tcase_add_test(tc, test_persist_refuses_qos1_when_too_much_is_held);
