@@ -15,8 +15,10 @@
  * that never waits) drains them.
  *
  * Bytes. Each received data frame (or fragment of one) goes to conn_input, the same framing
- * path as TCP: a packet may span frames and a frame may hold several packets (section 6.0).
- * Text frames close the connection (6.0.0-1: MQTT packets travel in binary frames only).
+ * path as TCP: a packet may span frames and a frame may hold several packets (MQTT-6.0.0-2).
+ * Text frames close the connection (MQTT-6.0.0-1: MQTT packets travel in binary frames only).
+ * When conn.c stops reading a client (its unread output over the bound), set_interest turns
+ * that into lws_rx_flow_control, so libwebsockets stops reading the socket too.
  * Output is flushed like TCP's, once per loop turn from the before-sleep hook: ws_writev
  * copies up to WS_FRAME_MAX bytes of the queue after the LWS_PRE headroom of one scratch
  * buffer owned by this module and sends them as one binary frame with lws_write. When the
@@ -25,9 +27,9 @@
  * writable callback, which marks the connection for the next flush. So at most one frame per
  * connection is buffered inside libwebsockets, and the queue's own limits apply as for TCP.
  *
- * Subprotocols: "mqtt" (3.1.1) and "mqttv3.1" (3.1). An upgrade offering neither is refused
- * (6.0.0-3 says the client must offer "mqtt"); plain HTTP requests get 404, or files from
- * http_dir when it is set.
+ * Subprotocols: "mqtt" (3.1.1, MQTT-6.0.0-3/4) and "mqttv3.1" (3.1 clients). An upgrade
+ * offering neither is refused; plain HTTP requests get 404, or files from http_dir when it is
+ * set. A wss listener re-reads its certificate and key on SIGHUP (ws_reload).
  *
  * Lifetime. A struct conn exists from accept; its tp_state is the wsi and the wsi's opaque
  * user data is the conn. Whichever side closes first breaks that link: a wsi destroyed by
