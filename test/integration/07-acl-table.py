@@ -10,7 +10,7 @@ broker routed before the marker arrives first), so no case waits on a timeout.""
 import os
 import tempfile
 
-from tern_test import (Broker, Client, check, check_eq, connected, is_tern, note, run,
+from tern_test import (Broker, Client, check, check_eq, connected, is_tern, note, run, settle_log,
                        tern_only)
 
 ACL = """\
@@ -155,7 +155,10 @@ def body():
         for topic, want in (("home/alice/will", True), ("home/bob/will", False)):
             w = Client(b.port, "will")
             w.connect("a-will", username="alice", password="x", will=(topic, b"gone", 1, False))
+            gone = "Client a-will ["
+            before = b.log().count(gone)
             w.close()                                  # no DISCONNECT: the will is due
+            settle_log(b, gone, before)                # will published before the marker
             seen = before_marker(admin, admin, "clients/adm/marker")
             check_eq(topic in seen, want, "will of alice to %r" % topic)
             n += 1

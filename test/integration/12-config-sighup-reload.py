@@ -12,7 +12,10 @@ def queued_after_offline(b, pub, cid, n, first_pid):
     """A persistent client misses n QoS 1 messages; returns how many it gets back."""
     c = t.connected(b.port, cid, clean=False)
     c.subscribe([(cid + "/t", 1)])
+    gone = "Client %s disconnected." % cid
+    before = b.log().count(gone)
     c.disconnect()
+    t.settle_log(b, gone, before)      # offline before the publishes, not after the first
     for i in range(n):
         pub.publish(cid + "/t", b"%d" % i, qos=1, pid=first_pid + i)
     c = t.Client(b.port, cid)

@@ -214,6 +214,15 @@ class Broker:
         return False
 
 
+def settle_log(broker, text, before, timeout=3.0):
+    """Waits (bounded, never failing) until text occurs in the broker's log more than before
+    times: lets a test order a client's close before another client's next packet, which the
+    broker may otherwise handle first in the same loop turn (always so with the poll poller)."""
+    deadline = time.monotonic() + timeout
+    while broker.log().count(text) <= before and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def run_broker_to_exit(args, timeout=5, cwd=None):
     """Runs BIN with args, expecting it to exit on its own. Returns (status, output)."""
     try:
