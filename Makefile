@@ -140,6 +140,10 @@ print-ldlibs:
 bench: all
 	test/bench/run.sh
 
+# TLS handshakes per second, full and resumed, RSA-2048 and ECDSA P-256, Tern and Mosquitto.
+bench-tls: all
+	TERN=$(BUILD)/tern test/bench/tls.sh
+
 # WebSocket round trips and throughput next to TCP (test/bench/ws_rtt.c); BENCH_N round trips.
 bench-ws: all
 	test/bench/ws_bench.sh $(BUILD) $(or $(BENCH_N),100000)

@@ -49,6 +49,17 @@
 #include "tern/err.h"
 
 #define MAX_CIPHERS 64
+
+/*
+ * Key-exchange curves in the server's order of preference. mbedTLS's default order starts with
+ * secp521r1, which most clients (OpenSSL among them) offer, making every full handshake pay a
+ * P-521 exchange (measured: 69 full RSA-2048 handshakes/s instead of several hundred).
+ * secp256r1 has mbedTLS's NIST and fixed-point optimisations; x25519 next.
+ */
+static const mbedtls_ecp_group_id ecdhe_curves[] = {
+    MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_SECP521R1, MBEDTLS_ECP_DP_NONE,
+};
 #define IDENTITY_MAX 256
 
 struct tls_listener {
@@ -272,6 +283,7 @@ static int configure(struct tls_listener *t, const struct conf_listener *cl, con
     if (cl->tls_version != NULL && strcmp(cl->tls_version, "tlsv1.1") == 0)
         minor = MBEDTLS_SSL_MINOR_VERSION_2;
     mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, minor);
+    mbedtls_ssl_conf_curves(&t->conf, ecdhe_curves);
     if (cl->require_certificate) {
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
         mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
@@ -326,7 +338,8 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return MBEDTLS_ERR_SSL_WANT_WRITE;
-        return MBEDTLS_ERR_NET_SEND_FAILED;
+        return errno == ECONNRESET || errno == EPIPE ? MBEDTLS_ERR_NET_CONN_RESET
+                                                     : MBEDTLS_ERR_NET_SEND_FAILED;
     }
 }
 
@@ -341,7 +354,7 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return MBEDTLS_ERR_SSL_WANT_READ;
-        return MBEDTLS_ERR_NET_RECV_FAILED;
+        return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
     }
 }
 
