@@ -128,6 +128,7 @@ int proto_connect(struct conn *c, const struct pkt *p)
     }
     mem_free(&b->mem, s->username);
     s->username = uname;
+    s->user_known = true;
     s->clean = k->clean_session;
     s->will = will;
     c->sess = s;

@@ -247,6 +247,14 @@ static void drain(struct sess *s)
         if (head->qos > 0 && !window_open(s))
             break;
         queue_pop(&s->pending, &e);
+        /* Queued before the username was known (a session restored from disk): check now. */
+        if (s->b->acl != NULL &&
+            !security_may_read(s, (const uint8_t *)e.m->topic, e.m->topic_len)) {
+            s->b->stats.acl_denied_read++;
+            persist_q_pop(s->b->persist, s, e.m, false, 0);
+            msg_unref(&e.m);
+            continue;
+        }
         if (e.qos == 0) {
             persist_q_pop(s->b->persist, s, e.m, false, 0);
             send_qos0(s, e.m, e.retain);
@@ -259,7 +267,7 @@ static void drain(struct sess *s)
 
 void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
 {
-    if (s->b->acl != NULL &&
+    if (s->b->acl != NULL && s->user_known &&
         !security_may_read(s, (const uint8_t *)m->topic, m->topic_len)) {
         s->b->stats.acl_denied_read++;
         return;

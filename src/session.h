@@ -55,6 +55,8 @@ struct sess {
     struct broker *b;
     char *client_id;      /* owned, NUL-terminated */
     char *username;       /* owned; of the last CONNECT (ACL checks); NULL = none */
+    bool user_known;      /* username is the last CONNECT's; false for a session restored
+                             from disk until its client reconnects (ACL reads wait till then) */
     size_t id_len;
     uint64_t hash;
     struct sess *hnext;   /* session table chain */
