@@ -194,12 +194,15 @@ def memory_limit():
             # socket buffers take several MB before the broker has to hold any)
             pub.send(t.enc_publish("mem/a", payload))
         pub.ping()
-        pub.send(t.enc_publish("mem/q1", payload, qos=1, pid=42))
+        # 200 kB: the refusal must not hinge on the few kB the kernel may still take from the
+        # stuck subscriber's output meanwhile.
+        big = b"Q" * 200000
+        pub.send(t.enc_publish("mem/q1", big, qos=1, pid=42))
         pub.expect_nothing(0.7, "no PUBACK while memory_limit is reached")
         wait_log(b, "memory_limit reached")
         stuck.close()               # its output buffer goes: memory frees
         time.sleep(0.3)
-        pub.send(t.enc_publish("mem/q1", payload, qos=1, pid=42, dup=True))
+        pub.send(t.enc_publish("mem/q1", big, qos=1, pid=42, dup=True))
         p = pub.recv(what="PUBACK after memory freed")
         check(p.type == t.PUBACK and p.pid == 42, "expected PUBACK 42, got %r" % p)
         t.round_trip(b.port, "mem-rt")
