@@ -63,7 +63,8 @@ FUZZ_REPLAY := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%_replay,$(FUZZ_SRC))
 
 .PHONY: all run test test-unit test-fuzz-replay test-integration deps deps-test clean fuzz bench
 
-all: deps $(BUILD)/tern $(BUILD)/tern_passwd
+# A cross build (CROSS=...) also builds the unit tests, to run under qemu (make test-arm).
+all: deps $(BUILD)/tern $(BUILD)/tern_passwd $(if $(CROSS),$(BUILD)/test_unit)
 
 deps:
 	@platform/linux/install-deps.sh build $(DEPS_ARCH)

@@ -8,6 +8,9 @@
 # BOARD defaults to rpi-aarch64 for aarch64 targets that are a Raspberry Pi (or any aarch64
 # cross build), armv7 for 32-bit ARM, linux-generic otherwise.
 
+# The rules below must not become make's default goal: a plain `make` builds `all`.
+.DEFAULT_GOAL := all
+
 UNAME_S := $(shell uname -s)
 CROSS   ?=
 
