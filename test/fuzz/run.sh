@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds every test/fuzz/fuzz_<target>.c with clang's libFuzzer, ASan and UBSan, then runs each
 # for SECONDS over a working copy of test/fuzz/corpus/<target>/. The broker library is built
-# by the Makefile itself (its own source and platform lists, into build/fuzz/lib) with the
+# by the Makefile itself (its own source and platform lists, into build/fuzz/lib-nows) with the
 # sanitizers and libFuzzer's coverage instrumentation, so new modules are picked up without
 # touching this script.
 #
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 CC=${CC:-clang}
 OUT=${FUZZ_OUT:-build/fuzz}
-LIBDIR=$OUT/lib
+LIBDIR=$OUT/lib-nows
 SANFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined"
 SANFLAGS="$SANFLAGS -fno-sanitize-recover=undefined"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
@@ -45,7 +45,8 @@ fi
 mkdir -p "$OUT/artifacts" "$OUT/corpus" || exit 1
 echo "== fuzz: building the library with $CC, libFuzzer coverage, ASan and UBSan"
 # CFLAGS from the environment: the Makefile appends its own flags to it. No target reaches the
-# WebSocket transport, so WITH_WS=0 spares a libwebsockets build with this compiler.
+# WebSocket transport, so WITH_WS=0 spares a libwebsockets build with this compiler (in a
+# directory of its own: the Makefile does not track that switch in objects).
 if ! CFLAGS="$SANFLAGS -fsanitize=fuzzer-no-link" make --no-print-directory -s \
         BUILD="$LIBDIR" CC="$CC" WITH_WS=0 "$LIBDIR/libtern.a"; then
     echo "== fuzz: LIBRARY BUILD FAILED" >&2
