@@ -72,6 +72,8 @@ struct tls_listener {
     mbedtls_ssl_ticket_context ticket;
     mbedtls_ssl_cache_context cache;
     int ciphers[MAX_CIPHERS + 1];
+    unsigned refs;                  /* the listener's, plus one per connection made with it */
+    const struct conf_listener *cl; /* borrowed from the broker's config (lives as long) */
 };
 
 struct tls_conn {
@@ -80,6 +82,7 @@ struct tls_conn {
     int failed;                     /* a fatal mbedTLS error already met, else 0 */
     size_t pending_len;             /* bytes of a record mbedTLS is still sending */
     char *identity;                 /* client certificate CN (mem), or NULL */
+    struct tls_listener *tl;        /* a reference: its conf outlives a SIGHUP swap */
 };
 
 static void tls_error(int rc, char *out, size_t len)
@@ -205,9 +208,10 @@ static int parse_ciphers(struct tls_listener *t, const char *list, const char *n
     return TERN_OK;
 }
 
+/* Drops one reference; the last frees the configuration. */
 static void listener_free(struct mem *m, struct tls_listener *t)
 {
-    if (t == NULL)
+    if (t == NULL || --t->refs > 0)
         return;
     mbedtls_ssl_config_free(&t->conf);
     mbedtls_ssl_ticket_free(&t->ticket);
@@ -225,6 +229,7 @@ static struct tls_listener *listener_new(struct mem *m)
     struct tls_listener *t = mem_calloc(m, 1, sizeof *t);
     if (t == NULL)
         return NULL;
+    t->refs = 1;
     mbedtls_ssl_config_init(&t->conf);
     mbedtls_ssl_ticket_init(&t->ticket);
     mbedtls_ssl_cache_init(&t->cache);
@@ -314,9 +319,38 @@ static int tls_listen(struct listener *lst, const struct conf_listener *cl, char
         listener_free(&b->mem, t);
         return TERN_ECONF;
     }
+    t->cl = cl;
     lst->tp_listener = t;
     lst->use_identity_as_username = cl->use_identity_as_username;
     return TERN_OK;
+}
+
+/*
+ * SIGHUP: reads the listener's files again into a fresh configuration and uses it for new
+ * connections; open connections keep the one they were made with (it is freed with the last
+ * of them). A file that is now missing, bad or mismatched is logged and the old one stays.
+ */
+static void tls_reload(struct listener *lst)
+{
+    struct broker *b = lst->b;
+    struct tls_listener *old = lst->tp_listener;
+    char name[96];
+    char err[512];
+    if (old == NULL)
+        return;
+    snprintf(name, sizeof name, "listener %u", old->cl->port);
+    struct tls_listener *t = listener_new(&b->mem);
+    if (t == NULL || load_files(t, old->cl, name, &b->log, err, sizeof err) != TERN_OK ||
+        configure(t, old->cl, name, err, sizeof err) != TERN_OK) {
+        LOG_ERR(&b->log, "TLS reload failed, keeping the certificate in use: %s",
+                t == NULL ? "out of memory" : err);
+        listener_free(&b->mem, t);
+        return;
+    }
+    t->cl = old->cl;
+    lst->tp_listener = t;
+    listener_free(&b->mem, old);
+    LOG_NOTICE(&b->log, "%s: reloaded certfile %s.", name, t->cl->certfile);
 }
 
 static void tls_unlisten(struct listener *lst)
@@ -367,6 +401,8 @@ static int tls_open(struct conn *c)
         return TERN_ENOMEM;
     mbedtls_ssl_init(&t->ssl);
     c->tp_state = t;
+    t->tl = tl;
+    tl->refs++;
     if (mbedtls_ssl_setup(&t->ssl, &tl->conf) != 0)
         return TERN_ENOMEM;
     mbedtls_ssl_set_bio(&t->ssl, c, bio_send, bio_recv, NULL);
@@ -381,6 +417,7 @@ static void tls_close(struct conn *c)
     if (t->ready && !t->failed)
         mbedtls_ssl_close_notify(&t->ssl);   /* best effort: the socket is non-blocking */
     mbedtls_ssl_free(&t->ssl);
+    listener_free(&c->b->mem, t->tl);
     mem_free(&c->b->mem, t->identity);
     mem_free(&c->b->mem, t);
     c->tp_state = NULL;
@@ -561,6 +598,7 @@ const struct transport net_tls_transport = {
     .close = tls_close,
     .listen = tls_listen,
     .unlisten = tls_unlisten,
+    .reload = tls_reload,
     .open = tls_open,
     .peer_identity = tls_peer_identity,
 };

@@ -11,7 +11,8 @@
  *
  * Start-up errors name the listener and the file: missing or unreadable file (with errno's
  * text), a file mbedTLS cannot parse, a key that does not match the certificate. An expired or
- * not-yet-valid server certificate is logged as a warning at every start and reload.
+ * not-yet-valid server certificate is logged as a warning at every start and reload. SIGHUP
+ * re-reads the files for new connections (transport reload hook); a bad file keeps the old.
  */
 #ifndef TERN_NET_TLS_H
 #define TERN_NET_TLS_H
