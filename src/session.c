@@ -212,7 +212,11 @@ static void send_qos0(struct sess *s, struct msg *m, bool retain)
 {
     struct conn *c = s->conn;
     if (c->out.pending > s->b->lim.out_limit) {
-        s->b->stats.dropped_slow_qos0++;
+        uint64_t n = ++s->b->stats.dropped_slow_qos0;
+        if ((n & (n - 1)) == 0)
+            LOG_NOTICE(&s->b->log, "QoS 0 messages are being dropped for client %s: %zu output "
+                       "bytes unread (%llu dropped in all).", s->client_id, c->out.pending,
+                       (unsigned long long)n);
         return;
     }
     conn_send_publish(c, m, 0, retain, false, 0);
