@@ -212,7 +212,7 @@ def main():
             print("tool   %-8s tern_passwd stripped %d bytes (%.0f KB)" % (name, ts, ts / 1024.0))
     r = measure_native(native, window)
     print("idle RSS                               %6d KB (private to Tern: %d KB; the rest is"
-          " shared libc pages)" % (r["idle_rss_kb"], r["idle_uss_kb"]))
+          " shared library pages)" % (r["idle_rss_kb"], r["idle_uss_kb"]))
     print("RSS, 1,000 idle clients connected      %6d KB" % r["rss_1000_connected_kb"])
     print("RSS, 1,000 idle clients, 1 sub each    %6d KB (%.0f bytes per client over idle)"
           % (r["rss_1000_subscribed_kb"],
