@@ -488,11 +488,16 @@ static int flush_records(struct persist *p, bool force_sync)
 static void maybe_compact(struct persist *p)
 {
     int64_t live = p->live > 0 ? p->live : 0;
-    if (p->file_off <= 2 * (uint64_t)live + p->slack + PF_HEADER)
+    if (p->file_off <= 2 * (uint64_t)live + p->slack + PF_HEADER ||
+        p->file_off < p->compact_retry_off)
         return;
-    if (persist_compact(p) != TERN_OK)
+    if (persist_compact(p) != TERN_OK) {
+        /* Not again every turn: once the log has grown by another slack. */
+        p->compact_retry_off = p->file_off + p->slack;
         LOG_ERR(&p->b->log, "Persistence: compaction of %s failed: %s; the log keeps "
-                "growing until it succeeds.", p->path, strerror(errno));
+                "growing; next try after %llu more bytes.", p->path, strerror(errno),
+                (unsigned long long)p->slack);
+    }
 }
 
 void persist_commit(struct persist *p)
@@ -771,7 +776,6 @@ out:
         /* Bodies stamped with k.gen are in no file, and those stamped with p->gen may be
          * counted as written: a fresh generation makes every body be written again. */
         p->gen = k.gen + 1;
-        p->need_compact = true;
         errno = e;
         return TERN_EIO;
     }
@@ -786,6 +790,7 @@ out:
     p->durable_seq = p->seq;
     p->unsynced = false;
     p->need_compact = false;
+    p->compact_retry_off = 0;
     p->last_sync_ms = broker_now(p->b);
     p->stats.compactions++;
     LOG_INFO(&p->b->log, "Persistence: compacted %s to %llu bytes in %llu ms.", p->path,

@@ -75,6 +75,7 @@ struct persist {
     uint64_t file_off;         /* bytes in the log that end with a whole record */
     int64_t live;              /* bytes a compaction would write now (estimate) */
     uint64_t slack;            /* PERSIST_SLACK; tests make it small */
+    uint64_t compact_retry_off; /* after a failed compaction: next try once file_off passes it */
     uint8_t *buf;              /* records not written yet */
     size_t len;
     size_t cap;

@@ -494,6 +494,45 @@ START_TEST(test_persist_compaction_keeps_log_within_twice_live_plus_slack)
 }
 END_TEST
 
+START_TEST(test_persist_failed_compaction_backs_off_and_the_log_goes_on)
+{
+    char dir[64];
+    char tmp[128];
+    make_dir(dir, sizeof dir);
+    snprintf(tmp, sizeof tmp, "%s/" PERSIST_FILE ".new", dir);
+    ck_assert_int_eq(mkdir(tmp, 0700), 0);          /* compaction cannot create its file */
+    struct fixture f;
+    ck_assert_int_eq(open_store(&f, dir), TERN_OK);
+    f.b.persist->slack = 4096;
+    struct sess *s = sess_new(&f.b, (const uint8_t *)"c1", 2, false);
+    ck_assert_int_eq(sess_subscribe(s, (const uint8_t *)"a", 1, 1), TERN_OK);
+    for (int i = 0; i < 300; i++) {
+        publish(&f, "a", "payload-payload-payload", 1, false);
+        struct qentry e;
+        ck_assert(queue_pop(&s->pending, &e));     /* consumed: the log is all garbage */
+        persist_q_pop(f.b.persist, s, e.m, false, 0);
+        msg_unref(&e.m);
+        persist_commit(f.b.persist);
+        ck_assert(!f.b.persist->failed);
+    }
+    ck_assert_uint_eq(f.b.persist->stats.compactions, 0);
+    ck_assert_uint_gt(f.b.persist->compact_retry_off, 0);
+    publish(&f, "a", "last", 1, false);
+    persist_commit(f.b.persist);
+    close_store(&f);
+    rmdir(tmp);
+    ck_assert_int_eq(open_store(&f, dir), TERN_OK);
+    s = sess_find(&f.b, (const uint8_t *)"c1", 2);
+    ck_assert_uint_eq(s->pending.count, 1);
+    ck_assert_int_eq(persist_compact(f.b.persist), TERN_OK);
+    close_store(&f);
+    ck_assert_int_eq(open_store(&f, dir), TERN_OK);
+    ck_assert_uint_eq(sess_find(&f.b, (const uint8_t *)"c1", 2)->pending.count, 1);
+    close_store(&f);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_persist_truncated_at_every_byte_recovers_a_prefix)
 {
     char dir[64];
@@ -667,6 +706,7 @@ Suite *persist_suite(void)
     tcase_add_test(tc, test_persist_write_failure_holds_acks_then_recovers);
     tcase_add_test(tc, test_persist_refuses_qos1_when_too_much_is_held);
     tcase_add_test(tc, test_persist_compaction_keeps_log_within_twice_live_plus_slack);
+    tcase_add_test(tc, test_persist_failed_compaction_backs_off_and_the_log_goes_on);
     tcase_add_test(tc, test_persist_truncated_at_every_byte_recovers_a_prefix);
     tcase_add_test(tc, test_persist_flipped_bytes_never_crash_or_invent);
     tcase_add_test(tc, test_persist_corrupt_middle_names_file_and_offset);
