@@ -130,7 +130,9 @@ static uint32_t wanted_mask(struct conn *c)
 {
     struct broker *b = c->b;
     uint32_t m = outq_empty(&c->out) && !c->tp_wants_write ? 0 : PLAT_WRITE;
-    bool over = c->out.pending > b->lim.out_limit;
+    /* Hysteresis: paused above out_limit, resumed only under half of it, so a connection at
+     * the bound does not flip (and log) on every partial write. */
+    bool over = c->out.pending > (c->read_paused ? b->lim.out_limit / 2 : b->lim.out_limit);
     if (over != c->read_paused) {
         c->read_paused = over;
         if (over) {
