@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""What TLS refuses, and how: a client trusting another CA, an expired server certificate (loud
+"""What TLS refuses, and how: TLS 1.1 unless tls_version tlsv1.1, cipher suites outside
+`ciphers`, a client trusting another CA, an expired server certificate (loud
 warning at start, clients refuse it), plain MQTT to the TLS port (closed, no CONNACK), TLS to the
 plain port (closed; the broker stays healthy), and start-up errors naming the file: missing
 certfile, missing keyfile, a file that is not PEM, a key that does not match the certificate,
@@ -8,7 +9,8 @@ require_certificate without a CA, tls_version tlsv1.3, an unknown cipher suite."
 import os
 import tempfile
 
-from sec_util import make_ca, make_cert, mosq_pub, tls_listener, tls_socket, wait_log
+from sec_util import (make_ca, make_cert, mosq_pub, run_tool, tls_listener, tls_socket,
+                      wait_log)
 from tern_test import (Broker, Client, HOST, check, check_eq, enc_connect, free_port, note,
                        round_trip, run, run_broker_to_exit)
 
@@ -60,6 +62,26 @@ def body():
         rc, out = mosq_pub(b.port, "t", "x", extra=ca)
         check_eq(rc, 0, "mosquitto_pub over TLS after the refusals; %s" % out)
         wait_log(b, "TLS handshake with")
+    # tls_version and ciphers.
+    v11 = free_port()
+    only = free_port()
+    conf = tls_listener("{port}", d) + tls_listener(v11, d, extra=["tls_version tlsv1.1"])
+    conf += tls_listener(only, d, extra=["ciphers TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"])
+    with Broker(config="\n".join(conf + ["allow_anonymous true"]) + "\n") as b:
+        def s_client(port, *args):
+            rc, out = run_tool(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port]
+                               + list(args), stdin=b"", timeout=10)
+            return out
+        old = ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]
+        check("Cipher is (NONE)" in s_client(b.port, *old), "TLS 1.1 accepted by default")
+        check("Protocol  : TLSv1.1" in s_client(v11, *old) and
+              "Cipher is (NONE)" not in s_client(v11, *old), "tls_version tlsv1.1 refused 1.1")
+        out = s_client(only, "-tls1_2")
+        check("Cipher is ECDHE-ECDSA-AES128-GCM-SHA256" in out, "ciphers not applied: %s"
+              % out[-300:])
+        out = s_client(only, "-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305")
+        check("Cipher is (NONE)" in out, "a suite outside ciphers was accepted")
+        note("tls_version and ciphers applied")
     # Start-up errors name the file.
     missing = os.path.join(d, "nope.crt")
     base = ["listener %d %s" % (free_port(), HOST)]
