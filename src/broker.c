@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "loop.h"
+#include "net_http.h"
 #include "persist.h"
 #include "retain.h"
 #include "security.h"
@@ -91,6 +92,8 @@ static void on_match(void *ctx, struct sess *s, uint8_t qos)
     b->match[b->n_match_pending++] = (struct match_entry){s, qos};
 }
 
+static void fan_out(struct broker *b, struct msg *m);
+
 void broker_publish(struct broker *b, struct msg *m)
 {
     if (m->id == 0)
@@ -99,6 +102,20 @@ void broker_publish(struct broker *b, struct msg *m)
         persist_retain(b->persist, m);
     if (m->retain && retain_set(b->retained, m) != TERN_OK)
         b->stats.dropped_nomem++;
+    fan_out(b, m);
+}
+
+void broker_publish_volatile(struct broker *b, struct msg *m)
+{
+    if (m->id == 0)
+        m->id = ++b->next_msg_id;
+    if (m->retain && retain_set(b->retained, m) != TERN_OK)
+        b->stats.dropped_nomem++;
+    fan_out(b, m);
+}
+
+static void fan_out(struct broker *b, struct msg *m)
+{
     /* A publish started inside another one's fan-out (a will, if a delivery ever closes a
      * connection) appends its recipients after the outer ones under a new generation. */
     size_t base = b->n_match_pending;
@@ -157,6 +174,7 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
     b->board = plat_board();
     b->notify.fd = -1;
     loop_timer_init(&b->watchdog, watchdog_kick, b);
+    metrics_sys_init(b);
     mem_init(&b->mem, 0);
     b->conf = conf;
     b->conf_path = conf_path;
@@ -189,6 +207,7 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
         listener_open_all(b, err, errlen) != TERN_OK)
         goto fail;
     notify_start(b);
+    metrics_sys_start(b);
     LOG_NOTICE(&b->log, "tern version %s running (%s poller, %ld fds, board %s).",
                TERN_VERSION, loop_backend(b->loop), fds, b->board->name);
     return (struct tern_broker *)b;
@@ -266,7 +285,9 @@ void tern_broker_free(struct tern_broker *tb)
         return;
     b->stop = true;
     if (b->loop != NULL) {
+        metrics_sys_stop(b);
         conn_close_all(b);
+        net_http_close_all(b);
         listener_close_all(b);
         /* The last records are written before sessions are freed, which must not be logged. */
         persist_free(b->persist);

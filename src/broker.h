@@ -31,6 +31,7 @@ struct persist;
 struct auth_file;
 struct auth_throttle;
 struct acl;
+struct http_conn;
 
 /* One recipient of a publish being fanned out. */
 struct match_entry {
@@ -92,6 +93,9 @@ struct broker {
     uint64_t started_ms;
     bool stop;
     struct metrics stats;
+    struct metrics_sys sys;         /* $SYS publication timer and load averages (metrics.c) */
+    struct http_conn *http_conns;   /* open connections on http listeners (net_http.c) */
+    size_t n_http_conns;
     const struct plat_board *board; /* defaults where the config is silent (static storage) */
     struct plat_notify notify;      /* service manager (systemd) readiness and watchdog */
     struct loop_timer watchdog;     /* WATCHDOG=1 every half WATCHDOG_USEC */
@@ -111,5 +115,12 @@ uint64_t broker_now(const struct broker *b);
  * Borrows m: recipients take their own references. Used for client PUBLISHes and wills.
  */
 void broker_publish(struct broker *b, struct msg *m);
+
+/*
+ * As broker_publish, but a retained m is kept in memory only, never logged by persistence:
+ * for the broker's own $SYS topics, rewritten every sys_interval (an idle broker writes
+ * nothing). Borrows m.
+ */
+void broker_publish_volatile(struct broker *b, struct msg *m);
 
 #endif

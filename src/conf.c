@@ -545,6 +545,18 @@ static int key_max_keepalive(struct src *s, const char *key, char *rest)
     return rc;
 }
 
+/* sys_interval N: seconds between $SYS publications (Mosquitto's key and default, 10);
+ * 0 turns them off. */
+static int key_sys_interval(struct src *s, const char *key, char *rest)
+{
+    long long v;
+    int rc = number_value(s, key, rest, 0, 86400, &v);
+    if (rc == TERN_OK) {
+        s->ld->c->sys_interval = (long)v;
+    }
+    return rc;
+}
+
 static int key_autosave_interval(struct src *s, const char *key, char *rest)
 {
     long long v;
@@ -880,6 +892,7 @@ static const struct key keys[] = {
     {"queue_qos0_messages", key_queue_qos0_messages},
     {"require_certificate", key_require_certificate},
     {"retain_available", key_retain_available},
+    {"sys_interval", key_sys_interval},
     {"tls_version", key_tls_version},
     {"use_identity_as_username", key_use_identity_as_username},
 };
@@ -902,7 +915,7 @@ static const char *const unsupported[] = {
     "pid_file", "plugin", "psk_file", "psk_hint", "remote_clientid", "remote_password",
     "remote_username", "restart_timeout", "retry_interval",
     "round_robin", "set_tcp_nodelay", "socket_domain", "start_type", "store_clean_interval",
-    "sys_interval", "threshold", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
+    "threshold", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
     "topic", "try_private", "upgrade_outgoing_qos",
     "use_subject_as_username", "use_username_as_clientid", "user", "username",
     "websockets_headers_size", "websockets_log_level",
@@ -1151,6 +1164,7 @@ void conf_init(struct conf *c)
     c->password_file = NULL;
     c->acl_file = NULL;
     c->autosave_interval = 1800;
+    c->sys_interval = 10;
 }
 
 void conf_cleanup(struct conf *c)

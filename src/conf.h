@@ -96,6 +96,8 @@ struct conf {
     char *password_file;               /* parsed now, used by the security issue */
     char *acl_file;
     long autosave_interval;
+    long sys_interval;                 /* seconds between $SYS publications; default 10,
+                                          0 = none */
 };
 
 /* Fills c with Mosquitto 2.0's defaults and no listeners. */

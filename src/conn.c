@@ -210,6 +210,7 @@ int conn_send_bytes(struct conn *c, const void *p, size_t n)
     if (c->state == CONN_CLOSED)
         return TERN_OK;
     int rc = outq_add_bytes(&c->out, p, n);
+    c->b->stats.packets_sent++;     /* every caller passes one whole packet */
     conn_want_flush(c);
     return rc;
 }
@@ -235,6 +236,7 @@ int conn_send_publish(struct conn *c, struct msg *m, uint8_t qos, bool retain, b
     outq_commit(&c->out, hlen);
     int rc = outq_add_payload(&c->out, m);
     c->b->stats.msgs_sent++;
+    c->b->stats.packets_sent++;
     conn_want_flush(c);
     return rc;
 }
@@ -429,6 +431,7 @@ static size_t parse(struct conn *c, const uint8_t *buf, size_t len)
         }
         off += used;
         c->b->stats.bytes_received += used;
+        c->b->stats.packets_received++;
         int drc = dispatch(c, &p);
         persist_packet_done(c->b->persist);
         if (drc != TERN_OK)

@@ -19,6 +19,7 @@
 #include "broker.h"
 #include "conn.h"
 #include "loop.h"
+#include "net_http.h"
 #include "net_ws.h"
 #include "tern/err.h"
 #include "tern/platform.h"
@@ -31,7 +32,7 @@ static const struct transport *const proto_transports[] = {
 #ifdef TERN_WITH_WS
     [CONF_PROTO_WEBSOCKETS] = &net_ws_transport,
 #endif
-    [CONF_PROTO_HTTP] = NULL,
+    [CONF_PROTO_HTTP] = &net_tcp_transport,   /* served by net_http.c, see on_accept */
 };
 
 static void format_addr(const struct sockaddr *sa, char *out, size_t len)
@@ -96,7 +97,10 @@ static void on_accept(struct loop *l, int fd, uint32_t mask, void *data)
             close(cfd);
             continue;
         }
-        conn_accept(b, lst, cfd, peer);
+        if (lst->http)
+            net_http_accept(b, lst, cfd, peer);
+        else
+            conn_accept(b, lst, cfd, peer);
     }
 }
 
@@ -109,6 +113,7 @@ static int open_one(struct broker *b, const struct conf_listener *cl, const stru
     lst->port = cl->port;
     lst->max_connections = cl->max_connections;
     lst->tp = proto_transports[cl->protocol];
+    lst->http = cl->protocol == CONF_PROTO_HTTP;
     /* An MQTT listener with a certificate speaks TLS (Mosquitto's rule: certfile/keyfile). */
     if (cl->protocol == CONF_PROTO_MQTT && (cl->certfile != NULL || cl->keyfile != NULL))
         lst->tp = &net_tls_transport;
@@ -156,11 +161,8 @@ int listener_open_all(struct broker *b, char *err, size_t errlen)
     for (size_t i = 0; i < c->n_listeners; i++) {
         const struct conf_listener *cl = &c->listeners[i];
         if (proto_transports[cl->protocol] == NULL) {
-            snprintf(err, errlen, "listener %u: protocol %s is not %s", cl->port,
-                     cl->protocol == CONF_PROTO_HTTP ? "http" : "websockets",
-                     cl->protocol == CONF_PROTO_HTTP
-                         ? "supported (use websockets, with http_dir for static files)"
-                         : "built in (WITH_WS=0)");
+            snprintf(err, errlen, "listener %u: protocol websockets is not built in (WITH_WS=0)",
+                     cl->port);
             return TERN_ECONF;
         }
         struct addrinfo hints = {0};

@@ -74,6 +74,8 @@ struct listener {
     void *tp_listener;               /* the transport's per-listener state (WebSocket vhost,
                                         TLS configuration) */
     bool use_identity_as_username;   /* the client certificate's CN is the username */
+    bool http;                       /* protocol http: connections go to net_http.c, not
+                                        conn.c (tp is plain TCP, for its name only) */
 };
 
 /*

@@ -1,11 +1,18 @@
 /*
- * The broker's counters. Every limit has a counter here (STYLE 2.10); $SYS topics and the
- * Prometheus endpoint (later issues) read them. Plain fields of struct broker: single thread.
+ * The broker's counters. Every limit has a counter here (STYLE 2.10); metrics.c publishes
+ * them as $SYS topics every sys_interval and renders them as Prometheus text for the http
+ * listener (net_http.c). Plain fields of struct broker: single thread.
  */
 #ifndef TERN_METRICS_H
 #define TERN_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+struct broker;
 
 struct metrics {
     uint64_t clients_connected;       /* gauge: connections with an accepted CONNECT */
@@ -25,6 +32,10 @@ struct metrics {
     uint64_t takeovers;
     uint64_t msgs_received;           /* PUBLISH in */
     uint64_t msgs_sent;               /* PUBLISH out */
+    uint64_t packets_received;        /* MQTT packets of every type in */
+    uint64_t packets_sent;            /* MQTT packets of every type out */
+    uint64_t http_requests;           /* requests answered on http listeners */
+    uint64_t http_refused;            /* http connections closed at once: too many open */
     uint64_t bytes_received;
     uint64_t bytes_sent;
     uint64_t qos2_duplicates;         /* resent inbound QoS 2 PUBLISH answered without delivery */
@@ -41,5 +52,29 @@ struct metrics {
     uint64_t acl_denied_subscribe;    /* SUBACK 0x80 for a filter the client may not read */
     uint64_t tls_handshake_failures;
 };
+
+/* $SYS publication state: the timer and the previous sample for the load averages. */
+struct metrics_sys {
+    struct loop_timer timer;
+    uint64_t rounds;                  /* publications so far */
+    uint64_t last_ms;                 /* loop time of the previous sample; 0 = none yet */
+    uint64_t last[4];                 /* packets in/out, bytes in/out at that sample */
+    double load[4][3];                /* per minute, 1/5/15-minute moving averages */
+};
+
+/* Prepares b->sys (unarmed timer); called first thing, so teardown may always stop it. */
+void metrics_sys_init(struct broker *b);
+/*
+ * Starts publishing $SYS/broker/... retained topics every b->conf->sys_interval seconds
+ * (Mosquitto's names and meanings), the first at once; does nothing when it is 0.
+ */
+void metrics_sys_start(struct broker *b);
+void metrics_sys_stop(struct broker *b);
+
+/*
+ * Renders every counter in the Prometheus text format (version 0.0.4) into a new buffer from
+ * b->mem. Returns its length and sets *out (owned by the caller, mem_free it), or TERN_ENOMEM.
+ */
+ssize_t metrics_prometheus(struct broker *b, char **out);
 
 #endif

@@ -98,6 +98,7 @@ START_TEST(test_conf_defaults_match_mosquitto)
     ck_assert_uint_eq(c.message_size_limit, 0);
     ck_assert_int_eq(c.max_connections, -1);
     ck_assert_uint_eq(c.max_keepalive, 65535);
+    ck_assert_int_eq(c.sys_interval, 10);
     ck_assert_int_eq(c.persistent_client_expiration, 0);
     ck_assert(c.retain_available);
     ck_assert(!c.queue_qos0_messages);
@@ -423,18 +424,27 @@ START_TEST(test_conf_unsupported_keys_warn_and_continue)
         "connection bridge1\n"
         "address 10.0.0.1:1883\n"
         "topic # both 0\n"
-        "sys_interval 10\n"
+        "sys_interval 0\n"
         "plugin_opt_foo bar\n"
         "max_keepalive 30\n";
     ck_assert_int_eq(load(text), TERN_OK);
-    ck_assert_int_eq(warns.n, 6);
+    ck_assert_int_eq(warns.n, 5);
     ck_assert_str_eq(warns.msg[0], "t.conf:2: unsupported option 'crlfile' (ignored)");
     ck_assert_str_eq(warns.msg[1], "t.conf:3: unsupported option 'connection' (ignored)");
     ck_assert_str_eq(warns.msg[2], "t.conf:4: unsupported option 'address' (ignored)");
     ck_assert_str_eq(warns.msg[3], "t.conf:5: unsupported option 'topic' (ignored)");
-    ck_assert_str_eq(warns.msg[4], "t.conf:6: unsupported option 'sys_interval' (ignored)");
-    ck_assert_str_eq(warns.msg[5], "t.conf:7: unsupported option 'plugin_opt_foo' (ignored)");
+    ck_assert_str_eq(warns.msg[4], "t.conf:7: unsupported option 'plugin_opt_foo' (ignored)");
     ck_assert_uint_eq(c.max_keepalive, 30);
+    ck_assert_int_eq(c.sys_interval, 0);
+}
+END_TEST
+
+START_TEST(test_conf_sys_interval_range)
+{
+    ck_assert_int_eq(load("sys_interval 3\n"), TERN_OK);
+    ck_assert_int_eq(c.sys_interval, 3);
+    ck_assert_int_eq(warns.n, 0);
+    expect_error("sys_interval -1\n", "t.conf:1: sys_interval: value -1 out of range (0-86400)");
 }
 END_TEST
 
@@ -755,6 +765,7 @@ Suite *conf_suite(void)
     tcase_add_test(tc, test_conf_error_buffer_truncates_safely);
 
     tcase_add_test(tc, test_conf_unsupported_keys_warn_and_continue);
+    tcase_add_test(tc, test_conf_sys_interval_range);
     tcase_add_test(tc, test_conf_unsupported_without_warn_callback);
 
     tcase_add_test(tc, test_conf_log_dest_repeats_and_replaces_default);
