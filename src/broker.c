@@ -128,6 +128,7 @@ static void fan_out(struct broker *b, struct msg *m)
         sess_deliver(e.s, m, m->qos < e.qos ? m->qos : e.qos, false);
     }
     b->n_match_pending = base;
+    share_publish(b, m);
 }
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
@@ -293,6 +294,7 @@ void tern_broker_free(struct tern_broker *tb)
         persist_free(b->persist);
         b->persist = NULL;
         sess_free_all(b);
+        share_free_all(b);
     }
     security_cleanup(b);
     if (b->retained != NULL)

@@ -18,6 +18,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "peer_count.h"
+#include "share.h"
 #include "tern/platform.h"
 
 struct loop;
@@ -76,6 +77,7 @@ struct broker {
     struct retain *retained;
     struct persist *persist;        /* durable store; NULL when persistence is off */
     struct sess_table sessions;
+    struct share_table shares;      /* $share/GROUP/FILTER groups (share.c) */
     struct listener *listeners;     /* array */
     size_t n_listeners;
     struct conn *conns;             /* every open connection (doubly linked) */

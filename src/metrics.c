@@ -148,7 +148,7 @@ static void sys_tick(struct loop *l, struct loop_timer *t, void *data)
     sys_pub(b, "store/messages/count", "%" PRIu64, tot.queued + tot.inflight);
     sys_pub(b, "store/messages/bytes", "%" PRIu64, tot.queued_bytes);
     sys_pub(b, "heap/current", "%zu", b->mem.used);
-    sys_pub(b, "subscriptions/count", "%zu", topic_count(b->subs));
+    sys_pub(b, "subscriptions/count", "%zu", topic_count(b->subs) + share_count(b));
     sys_loads(b, now);
     /* Counted last, so it includes this round's $SYS topics; in the first round its own
      * topic is not stored yet. */
@@ -288,7 +288,8 @@ ssize_t metrics_prometheus(struct broker *b, char **out)
     dropped(&o, st);
     metric(&o, "tern_retained_messages", "gauge", "Retained messages.",
            retain_count(b->retained));
-    metric(&o, "tern_subscriptions", "gauge", "Subscriptions.", topic_count(b->subs));
+    metric(&o, "tern_subscriptions", "gauge", "Subscriptions, shared ones included.",
+           topic_count(b->subs) + share_count(b));
     metric(&o, "tern_queued_messages", "gauge", "Messages queued in sessions.", tot.queued);
     metric(&o, "tern_queued_bytes", "gauge", "Bytes of messages queued in sessions.",
            tot.queued_bytes);

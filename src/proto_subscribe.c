@@ -18,6 +18,7 @@
 #include "proto.h"
 #include "security.h"
 #include "session.h"
+#include "share.h"
 #include "tern/err.h"
 
 #define SUBACK_STACK 64
@@ -74,7 +75,8 @@ int proto_subscribe(struct conn *c, const struct pkt *p)
     send_suback(c, t->packet_id, codes, i);
     codec_topic_iter_init(&it, t, true);
     for (size_t j = 0; j < i && codec_topic_next(&it, &f, &qos); j++) {
-        if (codes[j] != MQTT_SUBACK_FAILURE)
+        /* Retained messages are not sent on shared subscriptions (share.h). */
+        if (codes[j] != MQTT_SUBACK_FAILURE && !share_is_shared(f.p, f.len))
             sess_send_retained(s, f.p, f.len, qos);
     }
     if (codes != small)

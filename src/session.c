@@ -15,6 +15,7 @@
 #include "persist.h"
 #include "retain.h"
 #include "security.h"
+#include "share.h"
 #include "topic_tree.h"
 #include "tern/err.h"
 #include "tern/mqtt.h"
@@ -124,7 +125,11 @@ void sess_free(struct sess *s)
     table_remove(b, s);
     loop_timer_stop(b->loop, &s->expiry);
     for (size_t i = 0; i < s->n_subs; i++) {
-        topic_unsubscribe(b->subs, (const uint8_t *)s->subs[i].filter, s->subs[i].len, s);
+        const uint8_t *f = (const uint8_t *)s->subs[i].filter;
+        if (share_is_shared(f, s->subs[i].len))
+            share_unsubscribe(b, f, s->subs[i].len, s);
+        else
+            topic_unsubscribe(b->subs, f, s->subs[i].len, s);
         mem_free(&b->mem, s->subs[i].filter);
     }
     mem_free(&b->mem, s->subs);
@@ -198,6 +203,7 @@ static int send_new(struct sess *s, struct msg *m, uint8_t qos, bool retain, boo
     e->packet_id = s->last_pid;
     e->qos = qos;
     e->retain = retain;
+    e->shared = false;
     e->state = qos == 1 ? INFL_WAIT_PUBACK : INFL_WAIT_PUBREC;
     s->infl_span++;
     s->infl_live++;
@@ -288,6 +294,47 @@ void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
             s->b->stats.dropped_nomem++;
     } else {
         enqueue(s, m, qos, retain);
+    }
+}
+
+bool sess_can_take(const struct sess *s)
+{
+    return s->conn != NULL && s->pending.count == 0 && window_open(s);
+}
+
+void sess_deliver_shared(struct sess *s, struct msg *m, uint8_t qos)
+{
+    if (qos == 0 || !sess_can_take(s) ||
+        (s->b->acl != NULL && s->user_known &&
+         !security_may_read(s, (const uint8_t *)m->topic, m->topic_len))) {
+        sess_deliver(s, m, qos, false);
+        return;
+    }
+    if (send_new(s, m, qos, false, false) != TERN_OK) {
+        s->b->stats.dropped_nomem++;
+        return;
+    }
+    infl_at(s, s->infl_span - 1)->shared = true;
+}
+
+void sess_take_shared(struct sess *s, void (*fn)(void *ctx, struct msg *m), void *ctx)
+{
+    for (size_t i = 0; i < s->infl_span; i++) {
+        struct infl *e = infl_at(s, i);
+        if (!e->shared || e->m == NULL ||
+            (e->state != INFL_WAIT_PUBACK && e->state != INFL_WAIT_PUBREC))
+            continue;
+        struct msg *m = msg_ref(e->m);
+        persist_infl_done(s->b->persist, s, e->m, e->packet_id);
+        msg_unref(&e->m);
+        e->state = INFL_FREE;
+        s->infl_live--;
+        fn(ctx, m);
+        msg_unref(&m);
+    }
+    while (s->infl_span > 0 && infl_at(s, 0)->state == INFL_FREE) {
+        s->infl_head = (s->infl_head + 1) & (s->infl_cap - 1);
+        s->infl_span--;
     }
 }
 
@@ -398,6 +445,7 @@ int sess_restore_infl(struct sess *s, uint16_t packet_id, uint8_t qos, uint8_t s
     e->packet_id = packet_id;
     e->qos = qos;
     e->retain = retain;
+    e->shared = false;
     e->state = state;
     s->infl_span++;
     s->infl_live++;
@@ -439,6 +487,7 @@ void sess_detach(struct sess *s)
 {
     struct broker *b = s->b;
     s->conn = NULL;
+    share_handover(b, s);
     if (s->clean) {
         sess_free(s);
         return;
@@ -475,9 +524,11 @@ int sess_subscribe(struct sess *s, const uint8_t *filter, size_t len, uint8_t qo
     if (sub == NULL && (copy = mem_strndup(&b->mem, filter, len)) == NULL)
         return TERN_ENOMEM;
     bool is_new;
-    if (topic_subscribe(b->subs, filter, len, s, qos, &is_new) != TERN_OK) {
+    int rc = share_is_shared(filter, len) ? share_subscribe(b, filter, len, s, qos)
+                                          : topic_subscribe(b->subs, filter, len, s, qos, &is_new);
+    if (rc != TERN_OK) {
         mem_free(&b->mem, copy);
-        return TERN_ENOMEM;
+        return rc;
     }
     bool added = sub == NULL;
     if (added) {
@@ -495,7 +546,10 @@ void sess_unsubscribe(struct sess *s, const uint8_t *filter, size_t len)
     struct sub *sub = sub_find(s, filter, len);
     if (sub == NULL)
         return;
-    topic_unsubscribe(s->b->subs, filter, len, s);
+    if (share_is_shared(filter, len))
+        share_unsubscribe(s->b, filter, len, s);
+    else
+        topic_unsubscribe(s->b->subs, filter, len, s);
     persist_unsub(s->b->persist, s, filter, len);
     mem_free(&s->b->mem, sub->filter);
     *sub = s->subs[--s->n_subs];

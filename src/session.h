@@ -43,6 +43,8 @@ struct infl {
     uint8_t qos;
     uint8_t state;        /* enum infl_state */
     bool retain;
+    bool shared;          /* delivered through a shared subscription (share.c): handed to
+                             another member if the connection ends before PUBACK/PUBREC */
 };
 
 struct sub {
@@ -81,6 +83,15 @@ struct sess {
     uint32_t match_idx;
     struct loop_timer expiry; /* persistent_client_expiration while offline */
 };
+
+/* True when s is online with room in its in-flight window and nothing queued. */
+bool sess_can_take(const struct sess *s);
+/* Delivers m (borrowed) at qos as one member of a shared subscription: like sess_deliver
+ * (RETAIN 0), and a QoS 1/2 message sent at once is marked for handover. */
+void sess_deliver_shared(struct sess *s, struct msg *m, uint8_t qos);
+/* Removes every marked in-flight message s has not had PUBACK/PUBREC for and passes each to
+ * fn (m borrowed for the call). For share.c, when s's connection ends. */
+void sess_take_shared(struct sess *s, void (*fn)(void *ctx, struct msg *m), void *ctx);
 
 /* Looks up a session by client id; returns it (borrowed) or NULL. */
 struct sess *sess_find(struct broker *b, const uint8_t *id, size_t len);
