@@ -64,6 +64,11 @@ void broker_apply_limits(struct broker *b, const struct conf *c)
     l->connection_messages = c->connection_messages;
     l->connect_timeout_ms = CONNECT_TIMEOUT_MS;
     l->out_limit = OUT_LIMIT_DEFAULT;
+    l->retry_ms = (uint64_t)c->retry_interval * 1000u;
+    l->retry_max_ms = (uint64_t)c->retry_max_interval * 1000u;
+    if (l->retry_max_ms < l->retry_ms)
+        l->retry_max_ms = l->retry_ms;
+    l->max_attempts = (uint32_t)c->max_delivery_attempts;
 }
 
 /* ---- fan-out ---------------------------------------------------------------------------- */
@@ -112,6 +117,41 @@ void broker_publish_volatile(struct broker *b, struct msg *m)
     if (m->retain && retain_set(b->retained, m) != TERN_OK)
         b->stats.dropped_nomem++;
     fan_out(b, m);
+}
+
+void broker_dead_letter(struct broker *b, const struct msg *m, const char *reason)
+{
+    /* Unit tests build a broker without a configuration. */
+    const char *prefix = b->conf != NULL ? b->conf->dead_letter_topic : NULL;
+    if (prefix == NULL)
+        return;
+    size_t pl = strlen(prefix);
+    if (m->topic_len > pl && memcmp(m->topic, prefix, pl) == 0 && m->topic[pl] == '/')
+        return;
+    size_t rl = strlen(reason);
+    size_t tl = pl + 1 + rl + 1 + m->topic_len;
+    if (tl > MQTT_MAX_STRING)
+        return;
+    char *topic = mem_alloc(&b->mem, tl);
+    if (topic == NULL) {
+        b->stats.dropped_nomem++;
+        return;
+    }
+    memcpy(topic, prefix, pl);
+    topic[pl] = '/';
+    memcpy(topic + pl + 1, reason, rl);
+    topic[pl + 1 + rl] = '/';
+    memcpy(topic + pl + 2 + rl, m->topic, m->topic_len);
+    struct msg *d = msg_new(&b->mem, (const uint8_t *)topic, tl, m->payload, m->payload_len,
+                            m->qos, false);
+    mem_free(&b->mem, topic);
+    if (d == NULL) {
+        b->stats.dropped_nomem++;
+        return;
+    }
+    b->stats.dead_letters++;
+    broker_publish(b, d);
+    msg_unref(&d);
 }
 
 static void fan_out(struct broker *b, struct msg *m)
@@ -196,6 +236,7 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
     }
     loop_update_time(b->loop);
     b->started_ms = loop_now(b->loop);
+    b->rng = plat_now_us() | 1u;
     loop_set_before_sleep(b->loop, before_sleep, b);
     if (plat_signals_install() != TERN_OK) {
         snprintf(err, errlen, "cannot install signal handlers");

@@ -58,6 +58,9 @@ struct limits {
     uint32_t connect_timeout_ms;
     size_t out_limit;               /* output bytes buffered per connection before QoS 0
                                        deliveries to it are dropped */
+    uint64_t retry_ms;              /* retry_interval; 0 = no resends while connected */
+    uint64_t retry_max_ms;          /* retry_max_interval */
+    uint32_t max_attempts;          /* max_delivery_attempts; 0 = no limit */
 };
 
 struct sess_table {
@@ -92,6 +95,7 @@ struct broker {
     uint32_t match_gen;
     uint64_t next_msg_id;
     uint64_t auto_id;               /* counter for assigned client ids */
+    uint64_t rng;                   /* xorshift state for retry jitter */
     uint64_t started_ms;
     bool stop;
     struct metrics stats;
@@ -117,6 +121,14 @@ uint64_t broker_now(const struct broker *b);
  * Borrows m: recipients take their own references. Used for client PUBLISHes and wills.
  */
 void broker_publish(struct broker *b, struct msg *m);
+
+/*
+ * m (borrowed) is being dropped for reason ("queue-full", "max-attempts"): with
+ * dead_letter_topic PREFIX set, publishes a copy with its payload and QoS, RETAIN 0, on
+ * PREFIX/REASON/TOPIC. A message already under PREFIX/ is never dead-lettered again, so dead
+ * letters cannot loop.
+ */
+void broker_dead_letter(struct broker *b, const struct msg *m, const char *reason);
 
 /*
  * As broker_publish, but a retained m is kept in memory only, never logged by persistence:

@@ -545,6 +545,39 @@ static int key_max_keepalive(struct src *s, const char *key, char *rest)
     return rc;
 }
 
+/* retry_interval N (Mosquitto 1.x's key), retry_max_interval N: seconds before the first
+ * resend of an unacknowledged QoS 1/2 message to a connected client, and the cap of its
+ * exponential backoff; max_delivery_attempts N: sends before the message is dropped. */
+static int key_retry_interval(struct src *s, const char *key, char *rest)
+{
+    long long v;
+    int rc = number_value(s, key, rest, 0, 86400, &v);
+    if (rc == TERN_OK) {
+        s->ld->c->retry_interval = (long)v;
+    }
+    return rc;
+}
+
+static int key_retry_max_interval(struct src *s, const char *key, char *rest)
+{
+    long long v;
+    int rc = number_value(s, key, rest, 1, 86400, &v);
+    if (rc == TERN_OK) {
+        s->ld->c->retry_max_interval = (long)v;
+    }
+    return rc;
+}
+
+static int key_max_delivery_attempts(struct src *s, const char *key, char *rest)
+{
+    long long v;
+    int rc = number_value(s, key, rest, 0, 255, &v);
+    if (rc == TERN_OK) {
+        s->ld->c->max_delivery_attempts = (long)v;
+    }
+    return rc;
+}
+
 /* sys_interval N: seconds between $SYS publications (Mosquitto's key and default, 10);
  * 0 turns them off. */
 static int key_sys_interval(struct src *s, const char *key, char *rest)
@@ -662,6 +695,18 @@ static int key_persistence_sync(struct src *s, const char *key, char *rest)
 static int key_password_file(struct src *s, const char *key, char *rest)
 {
     return string_value(s, key, rest, &s->ld->c->password_file);
+}
+
+/* dead_letter_topic PREFIX: dropped messages are published under PREFIX/REASON/TOPIC. */
+static int key_dead_letter_topic(struct src *s, const char *key, char *rest)
+{
+    int rc = string_value(s, key, rest, &s->ld->c->dead_letter_topic);
+    if (rc == TERN_OK && (strpbrk(s->ld->c->dead_letter_topic, "+#") != NULL ||
+                          strlen(s->ld->c->dead_letter_topic) > 1024)) {
+        return fail(s, "%s: '%.64s' is not a topic prefix (no wildcards, at most 1024 bytes)",
+                    key, s->ld->c->dead_letter_topic);
+    }
+    return rc;
 }
 
 static int key_acl_file(struct src *s, const char *key, char *rest)
@@ -868,6 +913,7 @@ static const struct key keys[] = {
     {"certfile", key_certfile},
     {"ciphers", key_ciphers},
     {"connection_messages", key_connection_messages},
+    {"dead_letter_topic", key_dead_letter_topic},
     {"http_dir", key_http_dir},
     {"include_dir", key_include_dir},
     {"keyfile", key_keyfile},
@@ -876,6 +922,7 @@ static const struct key keys[] = {
     {"log_type", key_log_type},
     {"max_connections", key_max_connections},
     {"max_connections_per_address", key_max_connections_per_address},
+    {"max_delivery_attempts", key_max_delivery_attempts},
     {"max_inflight_messages", key_max_inflight_messages},
     {"max_keepalive", key_max_keepalive},
     {"max_queued_bytes", key_max_queued_bytes},
@@ -892,6 +939,8 @@ static const struct key keys[] = {
     {"queue_qos0_messages", key_queue_qos0_messages},
     {"require_certificate", key_require_certificate},
     {"retain_available", key_retain_available},
+    {"retry_interval", key_retry_interval},
+    {"retry_max_interval", key_retry_max_interval},
     {"sys_interval", key_sys_interval},
     {"tls_version", key_tls_version},
     {"use_identity_as_username", key_use_identity_as_username},
@@ -913,7 +962,7 @@ static const char *const unsupported[] = {
     "max_topic_alias", "mount_point", "notification_topic", "notifications",
     "notifications_local_only", "password", "per_listener_settings", "persistence_file",
     "pid_file", "plugin", "psk_file", "psk_hint", "remote_clientid", "remote_password",
-    "remote_username", "restart_timeout", "retry_interval",
+    "remote_username", "restart_timeout",
     "round_robin", "set_tcp_nodelay", "socket_domain", "start_type", "store_clean_interval",
     "threshold", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
     "topic", "try_private", "upgrade_outgoing_qos",
@@ -1165,6 +1214,7 @@ void conf_init(struct conf *c)
     c->acl_file = NULL;
     c->autosave_interval = 1800;
     c->sys_interval = 10;
+    c->retry_max_interval = 60;
 }
 
 void conf_cleanup(struct conf *c)
@@ -1183,6 +1233,7 @@ void conf_cleanup(struct conf *c)
     free(c->log_file);
     free(c->persistence_location);
     free(c->password_file);
+    free(c->dead_letter_topic);
     free(c->acl_file);
     conf_init(c);
 }

@@ -96,6 +96,12 @@ struct conf {
     char *password_file;               /* parsed now, used by the security issue */
     char *acl_file;
     long autosave_interval;
+    long retry_interval;               /* seconds before resending an unacknowledged QoS 1/2
+                                          message to a connected client; default 0 = never */
+    long retry_max_interval;           /* cap of the doubling backoff; default 60 */
+    long max_delivery_attempts;        /* sends before such a message is dropped; 0 = no
+                                          limit (default) */
+    char *dead_letter_topic;           /* prefix for dropped messages; NULL (default) = off */
     long sys_interval;                 /* seconds between $SYS publications; default 10,
                                           0 = none */
 };

@@ -224,6 +224,7 @@ static void dropped(struct out *o, const struct metrics *st)
     } r[] = {
         {"queue-full", st->dropped_queue_full},
         {"slow-subscriber", st->dropped_slow_qos0},
+        {"max-attempts", st->dropped_max_attempts},
         {"memory-limit", st->dropped_memory_limit},
         {"no-memory", st->dropped_nomem},
         {"too-large", st->packets_too_large},
@@ -299,6 +300,10 @@ ssize_t metrics_prometheus(struct broker *b, char **out)
            "acknowledgement.", tot.inflight);
     metric(&o, "tern_memory_bytes", "gauge", "Bytes allocated.", b->mem.used);
     metric(&o, "tern_memory_limit_bytes", "gauge", "memory_limit (0 = none).", b->mem.limit);
+    metric(&o, "tern_dead_letters_total", "counter", "Dropped messages republished under "
+           "dead_letter_topic.", st->dead_letters);
+    metric(&o, "tern_retries_total", "counter", "QoS 1/2 resends to connected clients.",
+           st->retries);
     metric(&o, "tern_protocol_errors_total", "counter", "Connections closed for bad input.",
            st->protocol_errors);
     metric(&o, "tern_keepalive_expired_total", "counter", "Connections closed: keepalive.",

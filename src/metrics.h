@@ -40,6 +40,9 @@ struct metrics {
     uint64_t bytes_sent;
     uint64_t qos2_duplicates;         /* resent inbound QoS 2 PUBLISH answered without delivery */
     uint64_t dropped_queue_full;      /* max_queued_messages / max_queued_bytes */
+    uint64_t dead_letters;            /* dropped messages republished under dead_letter_topic */
+    uint64_t retries;                 /* QoS 1/2 resends to a connected client (retry_interval) */
+    uint64_t dropped_max_attempts;    /* unacknowledged after max_delivery_attempts sends */
     uint64_t dropped_slow_qos0;       /* QoS 0 dropped: subscriber's output buffer full */
     uint64_t dropped_nomem;           /* memory cap */
     uint64_t packets_too_large;       /* message_size_limit */

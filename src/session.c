@@ -92,6 +92,8 @@ static void expiry_fire(struct loop *l, struct loop_timer *t, void *data)
     sess_free(s);
 }
 
+static void retry_fire(struct loop *l, struct loop_timer *t, void *data);
+
 struct sess *sess_new(struct broker *b, const uint8_t *id, size_t len, bool clean)
 {
     struct sess_table *t = &b->sessions;
@@ -111,6 +113,7 @@ struct sess *sess_new(struct broker *b, const uint8_t *id, size_t len, bool clea
     s->hash = hash_id(id, len);
     queue_init(&s->pending, &b->mem);
     loop_timer_init(&s->expiry, expiry_fire, s);
+    loop_timer_init(&s->retry, retry_fire, s);
     s->hnext = t->slots[s->hash & (t->cap - 1)];
     t->slots[s->hash & (t->cap - 1)] = s;
     t->count++;
@@ -124,6 +127,7 @@ void sess_free(struct sess *s)
     persist_sess_free(b->persist, s);
     table_remove(b, s);
     loop_timer_stop(b->loop, &s->expiry);
+    loop_timer_stop(b->loop, &s->retry);
     for (size_t i = 0; i < s->n_subs; i++) {
         const uint8_t *f = (const uint8_t *)s->subs[i].filter;
         if (share_is_shared(f, s->subs[i].len))
@@ -189,6 +193,78 @@ static int infl_grow(struct sess *s)
     return TERN_OK;
 }
 
+/* ---- retries while connected (retry_interval, retry_max_interval, max_delivery_attempts) -- */
+
+/* The pause after the n-th send: retry_interval doubled per send, capped at
+ * retry_max_interval, with +-25% jitter so many clients do not resend in step. */
+static uint64_t backoff(struct broker *b, unsigned sends)
+{
+    uint64_t d = b->lim.retry_ms;
+    for (unsigned i = 1; i < sends && d < b->lim.retry_max_ms; i++)
+        d *= 2;
+    if (d > b->lim.retry_max_ms)
+        d = b->lim.retry_max_ms;
+    b->rng ^= b->rng << 13;
+    b->rng ^= b->rng >> 7;
+    b->rng ^= b->rng << 17;
+    return d * 3 / 4 + b->rng % (d / 2 + 1);
+}
+
+/* Gives e its next resend time and makes sure the session's timer fires by then. */
+static void retry_schedule(struct sess *s, struct infl *e)
+{
+    if (s->b->lim.retry_ms == 0 || s->conn == NULL)
+        return;
+    e->due = broker_now(s->b) + backoff(s->b, e->attempts);
+    if (!loop_timer_armed(&s->retry) || s->retry.deadline > e->due)
+        loop_timer_start(s->b->loop, &s->retry, e->due);
+}
+
+static void infl_release(struct sess *s, struct infl *e);
+
+/* Resends (DUP) every due PUBLISH still waiting for PUBACK/PUBREC, or drops it once it was
+ * sent max_delivery_attempts times; re-arms for the earliest next one. PUBRELs are resent
+ * only on reconnect. */
+static void retry_fire(struct loop *l, struct loop_timer *t, void *data)
+{
+    struct sess *s = data;
+    struct broker *b = s->b;
+    uint64_t now = broker_now(b);
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; s->conn != NULL && i < s->infl_span; i++) {
+        struct infl *e = infl_at(s, i);
+        if ((e->state != INFL_WAIT_PUBACK && e->state != INFL_WAIT_PUBREC) || e->m == NULL)
+            continue;
+        if (e->due > now) {
+            next = e->due < next ? e->due : next;
+            continue;
+        }
+        if (b->lim.max_attempts > 0 && e->attempts >= b->lim.max_attempts) {
+            b->stats.dropped_max_attempts++;
+            LOG_NOTICE(&b->log, "Dropping a QoS %u message on '%s' for client %s: not "
+                       "acknowledged after %u sends (max_delivery_attempts).", e->qos,
+                       e->m->topic, s->client_id, e->attempts);
+            /* Releasing moves the ring and may send queued messages: scan again. The dead
+             * letter goes out after, since publishing it may grow this session's ring. */
+            struct msg *dm = msg_ref(e->m);
+            infl_release(s, e);
+            broker_dead_letter(b, dm, "max-attempts");
+            msg_unref(&dm);
+            i = (size_t)-1;
+            next = UINT64_MAX;
+            continue;
+        }
+        conn_send_publish(s->conn, e->m, e->qos, e->retain, true, e->packet_id);
+        b->stats.retries++;
+        if (e->attempts < UINT8_MAX)
+            e->attempts++;
+        e->due = now + backoff(b, e->attempts);
+        next = e->due < next ? e->due : next;
+    }
+    if (next != UINT64_MAX && s->conn != NULL)
+        loop_timer_start(l, t, next);
+}
+
 /* Sends m as a new in-flight QoS 1/2 message (from_queue: it was the queue's head, just
  * popped). Borrows m. */
 static int send_new(struct sess *s, struct msg *m, uint8_t qos, bool retain, bool from_queue)
@@ -204,7 +280,9 @@ static int send_new(struct sess *s, struct msg *m, uint8_t qos, bool retain, boo
     e->qos = qos;
     e->retain = retain;
     e->shared = false;
+    e->attempts = 1;
     e->state = qos == 1 ? INFL_WAIT_PUBACK : INFL_WAIT_PUBREC;
+    retry_schedule(s, e);
     s->infl_span++;
     s->infl_live++;
     if (from_queue)
@@ -240,6 +318,7 @@ static void enqueue(struct sess *s, struct msg *m, uint8_t qos, bool retain)
                        "(%zu messages, %zu bytes; %llu dropped in all).",
                        s->client_id, s->pending.count, s->pending.bytes,
                        (unsigned long long)n);
+        broker_dead_letter(b, m, "queue-full");
         return;
     }
     if (queue_push(&s->pending, m, qos, retain) != TERN_OK)
@@ -446,6 +525,8 @@ int sess_restore_infl(struct sess *s, uint16_t packet_id, uint8_t qos, uint8_t s
     e->qos = qos;
     e->retain = retain;
     e->shared = false;
+    e->attempts = 1;
+    e->due = 0;
     e->state = state;
     s->infl_span++;
     s->infl_live++;
@@ -470,9 +551,12 @@ void sess_attach(struct sess *s, struct conn *c)
     loop_timer_stop(s->b->loop, &s->expiry);
     for (size_t i = 0; i < s->infl_span; i++) {
         struct infl *e = infl_at(s, i);
-        if (e->state == INFL_WAIT_PUBACK || e->state == INFL_WAIT_PUBREC)
+        /* A resend on reconnect (MQTT 3.1.1 4.4) does not count towards
+         * max_delivery_attempts; the next timed resend keeps the backoff reached so far. */
+        if (e->state == INFL_WAIT_PUBACK || e->state == INFL_WAIT_PUBREC) {
             conn_send_publish(c, e->m, e->qos, e->retain, true, e->packet_id);
-        else if (e->state == INFL_WAIT_PUBCOMP)
+            retry_schedule(s, e);
+        } else if (e->state == INFL_WAIT_PUBCOMP)
             conn_send_ack(c, MQTT_PUBREL, e->packet_id);
     }
     drain(s);
@@ -487,6 +571,7 @@ void sess_detach(struct sess *s)
 {
     struct broker *b = s->b;
     s->conn = NULL;
+    loop_timer_stop(b->loop, &s->retry);
     share_handover(b, s);
     if (s->clean) {
         sess_free(s);

@@ -43,6 +43,8 @@ struct infl {
     uint8_t qos;
     uint8_t state;        /* enum infl_state */
     bool retain;
+    uint8_t attempts;     /* sends so far (retry_interval, max_delivery_attempts) */
+    uint64_t due;         /* loop time of the next resend while connected */
     bool shared;          /* delivered through a shared subscription (share.c): handed to
                              another member if the connection ends before PUBACK/PUBREC */
 };
@@ -82,6 +84,7 @@ struct sess {
     uint32_t match_gen;   /* fan-out de-duplication (broker.c) */
     uint32_t match_idx;
     struct loop_timer expiry; /* persistent_client_expiration while offline */
+    struct loop_timer retry;  /* earliest in-flight resend while connected (retry_interval) */
 };
 
 /* True when s is online with room in its in-flight window and nothing queued. */

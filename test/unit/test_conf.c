@@ -439,6 +439,34 @@ START_TEST(test_conf_unsupported_keys_warn_and_continue)
 }
 END_TEST
 
+START_TEST(test_conf_retry_keys)
+{
+    ck_assert_int_eq(c.retry_interval, 0);
+    ck_assert_int_eq(c.retry_max_interval, 60);
+    ck_assert_int_eq(c.max_delivery_attempts, 0);
+    ck_assert_int_eq(load("retry_interval 5\nretry_max_interval 120\nmax_delivery_attempts 7\n"),
+                     TERN_OK);
+    ck_assert_int_eq(warns.n, 0);
+    ck_assert_int_eq(c.retry_interval, 5);
+    ck_assert_int_eq(c.retry_max_interval, 120);
+    ck_assert_int_eq(c.max_delivery_attempts, 7);
+    expect_error("max_delivery_attempts 256\n",
+                 "t.conf:1: max_delivery_attempts: value 256 out of range (0-255)");
+}
+END_TEST
+
+START_TEST(test_conf_dead_letter_topic)
+{
+    ck_assert_ptr_null(c.dead_letter_topic);
+    ck_assert_int_eq(load("dead_letter_topic dlq/tern\n"), TERN_OK);
+    ck_assert_str_eq(c.dead_letter_topic, "dlq/tern");
+    conf_cleanup(&c);
+    conf_init(&c);
+    expect_error("dead_letter_topic dlq/#\n", "t.conf:1: dead_letter_topic: 'dlq/#' is not a "
+                 "topic prefix (no wildcards, at most 1024 bytes)");
+}
+END_TEST
+
 START_TEST(test_conf_sys_interval_range)
 {
     ck_assert_int_eq(load("sys_interval 3\n"), TERN_OK);
@@ -766,6 +794,8 @@ Suite *conf_suite(void)
 
     tcase_add_test(tc, test_conf_unsupported_keys_warn_and_continue);
     tcase_add_test(tc, test_conf_sys_interval_range);
+    tcase_add_test(tc, test_conf_retry_keys);
+    tcase_add_test(tc, test_conf_dead_letter_topic);
     tcase_add_test(tc, test_conf_unsupported_without_warn_callback);
 
     tcase_add_test(tc, test_conf_log_dest_repeats_and_replaces_default);
