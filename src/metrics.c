@@ -123,6 +123,11 @@ static void sys_loads(struct broker *b, uint64_t now)
     memcpy(ms->last, cur, sizeof cur);
 }
 
+static void note_found(void *ctx, struct msg *m)
+{
+    *(bool *)ctx = true;
+}
+
 static void sys_tick(struct loop *l, struct loop_timer *t, void *data)
 {
     struct broker *b = data;
@@ -150,10 +155,14 @@ static void sys_tick(struct loop *l, struct loop_timer *t, void *data)
     sys_pub(b, "heap/current", "%zu", b->mem.used);
     sys_pub(b, "subscriptions/count", "%zu", topic_count(b->subs) + share_count(b));
     sys_loads(b, now);
-    /* Counted last, so it includes this round's $SYS topics; in the first round its own
-     * topic is not stored yet. */
-    sys_pub(b, "retained messages/count", "%zu",
-            retain_count(b->retained) + (b->sys.rounds++ == 0 ? 1 : 0));
+    /* Counted last, so it includes this round's $SYS topics, and its own topic when that
+     * is not stored yet (the first round). */
+    static const char count_topic[] = "$SYS/broker/retained messages/count";
+    bool stored = false;
+    retain_match(b->retained, (const uint8_t *)count_topic, sizeof count_topic - 1, note_found,
+                 &stored);
+    b->sys.rounds++;
+    sys_pub(b, "retained messages/count", "%zu", retain_count(b->retained) + (stored ? 0 : 1));
     loop_timer_start(l, t, now + (uint64_t)b->conf->sys_interval * 1000u);
 }
 
