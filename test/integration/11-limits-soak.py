@@ -186,12 +186,17 @@ def main():
         stop_healthy.set()        # publishers stop; subscribers drain
         for th in pubs:
             th.join(10)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        # Subscribers drain their backlog: wait while it shrinks (a fixed 5 s reported the
+        # undrained tail as lost on a loaded machine), at most 60 s in all.
+        start = last_progress = time.monotonic()
+        last_missing = None
+        while time.monotonic() - last_progress < 5 and time.monotonic() - start < 60:
             with st.lock:
                 missing = sum(len(st.acked - got) for got in st.received.values())
             if missing == 0:
                 break
+            if missing != last_missing:
+                last_missing, last_progress = missing, time.monotonic()
             time.sleep(0.1)
         for th in subs:
             th.join(10)
