@@ -152,8 +152,10 @@ def main():
         rss0 = rss(b)
         st = Stats()
         stop_healthy = threading.Event()
+        stop_subs = threading.Event()   # set only after the drain: a subscriber that left with
+                                        # the publishers missed their last acknowledged message
         stop_load = threading.Event()
-        subs = [threading.Thread(target=healthy_sub, args=(b.port, "soak-sub%d" % i, stop_healthy, st),
+        subs = [threading.Thread(target=healthy_sub, args=(b.port, "soak-sub%d" % i, stop_subs, st),
                                  daemon=True) for i in range(HEALTHY_SUBS)]
         for th in subs:
             th.start()
@@ -198,6 +200,7 @@ def main():
             if missing != last_missing:
                 last_missing, last_progress = missing, time.monotonic()
             time.sleep(0.1)
+        stop_subs.set()
         for th in subs:
             th.join(10)
         check(not st.errors, "client errors: %s" % st.errors[:5])
