@@ -18,6 +18,7 @@
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/sha512.h>
 
+#include "buf.h"
 #include "tern/err.h"
 
 #define AUTH_MAX_FILE (64u * 1024u * 1024u)
@@ -275,39 +276,9 @@ int auth_load_file(struct auth_file *a, struct mem *m, const char *path, char *e
 {
     memset(a, 0, sizeof *a);
     a->mem = m;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return TERN_ECONF;
-    }
-    char *text = NULL;
-    size_t len = 0;
-    size_t cap = 0;
-    int rc = TERN_OK;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 4096;
-            char *grown = ncap > AUTH_MAX_FILE ? NULL : mem_realloc(m, text, ncap);
-            if (grown == NULL) {
-                snprintf(err, errlen, "%s: %s", path,
-                         ncap > AUTH_MAX_FILE ? "file too large" : "out of memory");
-                rc = TERN_ECONF;
-                break;
-            }
-            text = grown;
-            cap = ncap;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-                rc = TERN_ECONF;
-            }
-            break;
-        }
-    }
-    fclose(f);
+    char *text;
+    size_t len;
+    int rc = buf_read_file(m, path, AUTH_MAX_FILE, &text, &len, err, errlen);
     if (rc == TERN_OK)
         rc = auth_load_string(a, m, path, text, len, err, errlen);
     mem_free(m, text);

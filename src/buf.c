@@ -5,6 +5,8 @@
  */
 #include "buf.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mem.h"
@@ -167,4 +169,51 @@ void outq_consume(struct outq *q, size_t n)
     } else if (q->alen > 64 * 1024) {
         compact(q);
     }
+}
+
+int buf_read_file(struct mem *m, const char *path, size_t max, char **text, size_t *len,
+                  char *err, size_t errlen)
+{
+    *text = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return TERN_ECONF;
+    }
+    char *buf = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+    int rc = TERN_OK;
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            char *grown = ncap > max ? NULL : mem_realloc(m, buf, ncap);
+            if (grown == NULL) {
+                snprintf(err, errlen, "%s: %s", path,
+                         ncap > max ? "file too large" : "out of memory");
+                rc = TERN_ECONF;
+                break;
+            }
+            buf = grown;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+                rc = TERN_ECONF;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (rc != TERN_OK) {
+        mem_free(m, buf);
+        return rc;
+    }
+    *text = buf;
+    *len = n;
+    return TERN_OK;
 }

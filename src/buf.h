@@ -60,6 +60,14 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max);
 /* Marks n bytes as written, releasing finished segments. */
 void outq_consume(struct outq *q, size_t n);
 
+/*
+ * Reads the whole file at path into a new block from m (returned in *text, the caller frees it
+ * with mem_free; not NUL-terminated) of *len bytes. A file larger than max bytes, an unreadable
+ * one or a refused allocation returns TERN_ECONF with "PATH: reason" in err.
+ */
+int buf_read_file(struct mem *m, const char *path, size_t max, char **text, size_t *len,
+                  char *err, size_t errlen);
+
 static inline bool outq_empty(const struct outq *q)
 {
     return q->pending == 0;
