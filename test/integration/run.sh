@@ -25,7 +25,9 @@ dir=$(cd "$(dirname "$0")" && pwd)
 python=/usr/bin/python3            # Debian's Python: it has paho-mqtt
 per_test_timeout=${TERN_TEST_TIMEOUT:-60}
 out=$(mktemp) || exit 2
-trap 'rm -f "$out"' EXIT INT TERM
+trap 'rm -f "$out"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 passed=0
 failed=0
