@@ -16,29 +16,13 @@
 #include <string.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "tern/codec.h"
 #include "tern/err.h"
 
 #define ACL_MAX_FILE (64u * 1024u * 1024u)
 #define ACL_SUBST_STACK 512
 
-static int failf(char *err, size_t errlen, const char *name, unsigned long line,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int failf(char *err, size_t errlen, const char *name, unsigned long line,
-                 const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return TERN_ECONF;
-    int n = snprintf(err, errlen, "%s:%lu: ", name, line);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return TERN_ECONF;
-}
 
 /* ---- matching ---- */
 
@@ -201,10 +185,10 @@ static int rule_line(struct parse *p, char *rest, bool pattern)
         access = ACL_DENY;
     size_t len = strlen(rest);
     if (len == 0)
-        return failf(p->err, p->errlen, p->name, p->line, "%s: missing topic filter",
+        return conf_errorf(p->err, p->errlen, p->name, p->line, "%s: missing topic filter",
                      pattern ? "pattern" : "topic");
     if (len > 65535 || !codec_topic_filter_valid((const uint8_t *)rest, len))
-        return failf(p->err, p->errlen, p->name, p->line, "invalid topic filter '%.128s'",
+        return conf_errorf(p->err, p->errlen, p->name, p->line, "invalid topic filter '%.128s'",
                      rest);
     struct acl_list *l = pattern ? &p->a->patterns : p->cur;
     return list_add(p->a->mem, l, rest, len, access);
@@ -222,13 +206,13 @@ static int parse_line(struct parse *p, char *line)
         return rule_line(p, rest, true);
     if (take_word(&rest, "user")) {
         if (*rest == '\0')
-            return failf(p->err, p->errlen, p->name, p->line, "user: missing username");
+            return conf_errorf(p->err, p->errlen, p->name, p->line, "user: missing username");
         p->cur = user_list(p->a, rest, &p->users_cap);
         return p->cur == NULL ? TERN_ENOMEM : TERN_OK;
     }
     if (strcmp(s, "user") == 0 || strcmp(s, "topic") == 0 || strcmp(s, "pattern") == 0)
-        return failf(p->err, p->errlen, p->name, p->line, "%s: missing value", s);
-    return failf(p->err, p->errlen, p->name, p->line,
+        return conf_errorf(p->err, p->errlen, p->name, p->line, "%s: missing value", s);
+    return conf_errorf(p->err, p->errlen, p->name, p->line,
                  "invalid line (expected user, topic or pattern): '%.64s'", s);
 }
 
@@ -254,7 +238,7 @@ int acl_load_string(struct acl *a, struct mem *m, const char *name, const char *
         size_t n = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
         p.line++;
         if (memchr(text + pos, '\0', n) != NULL) {
-            rc = failf(err, errlen, name, p.line, "NUL byte in line");
+            rc = conf_errorf(err, errlen, name, p.line, "NUL byte in line");
             break;
         }
         if (n + 1 > bufcap) {

@@ -19,28 +19,12 @@
 #include <mbedtls/sha512.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "tern/err.h"
 
 #define AUTH_MAX_FILE (64u * 1024u * 1024u)
 #define AUTH_MAX_ITERATIONS 10000000u
 
-static int failf(char *err, size_t errlen, const char *name, unsigned long line,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int failf(char *err, size_t errlen, const char *name, unsigned long line,
-                 const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return TERN_ECONF;
-    int n = snprintf(err, errlen, "%s:%lu: ", name, line);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return TERN_ECONF;
-}
 
 /* ---- hashes ---- */
 
@@ -200,14 +184,14 @@ static int add_line(struct auth_file *a, size_t *cap, char *line, const char *na
     char *user = trim(line);
     char *hash = trim(colon + 1);
     if (*user == '\0')
-        return failf(err, errlen, name, lineno, "empty username");
+        return conf_errorf(err, errlen, name, lineno, "empty username");
     if (strlen(user) > 65535)
-        return failf(err, errlen, name, lineno, "username longer than 65535 bytes");
+        return conf_errorf(err, errlen, name, lineno, "username longer than 65535 bytes");
     struct auth_user u;
     memset(&u, 0, sizeof u);
     const char *why = parse_hash(hash, &u);
     if (why != NULL)
-        return failf(err, errlen, name, lineno, "user '%.64s': %s", user, why);
+        return conf_errorf(err, errlen, name, lineno, "user '%.64s': %s", user, why);
     if (a->n_users == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         struct auth_user *grown = mem_realloc(a->mem, a->users, ncap * sizeof *grown);
@@ -242,7 +226,7 @@ int auth_load_string(struct auth_file *a, struct mem *m, const char *name, const
         size_t n = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
         lineno++;
         if (memchr(text + pos, '\0', n) != NULL) {
-            rc = failf(err, errlen, name, lineno, "NUL byte in line");
+            rc = conf_errorf(err, errlen, name, lineno, "NUL byte in line");
             break;
         }
         if (n + 1 > bufcap) {

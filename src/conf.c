@@ -77,19 +77,34 @@ static int parse_text(struct load *ld, const char *name, const char *text, size_
 
 static int fail(struct src *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+int conf_verrorf(char *err, size_t errlen, const char *name, unsigned long line, const char *fmt,
+                 va_list ap)
+{
+    if (err == NULL || errlen == 0)
+        return TERN_ECONF;
+    int n = snprintf(err, errlen, "%s:%lu: ", name, line);
+    if (n >= 0 && (size_t)n < errlen)
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    return TERN_ECONF;
+}
+
+int conf_errorf(char *err, size_t errlen, const char *name, unsigned long line, const char *fmt,
+                ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    conf_verrorf(err, errlen, name, line, fmt, ap);
+    va_end(ap);
+    return TERN_ECONF;
+}
+
 /* Writes "NAME:LINE: reason" into the caller's buffer and returns TERN_ECONF. */
 static int fail(struct src *s, const char *fmt, ...)
 {
-    struct load *ld = s->ld;
-    if (ld->err != NULL && ld->errlen > 0) {
-        int n = snprintf(ld->err, ld->errlen, "%s:%lu: ", s->name, s->line);
-        if (n >= 0 && (size_t)n < ld->errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    conf_verrorf(s->ld->err, s->ld->errlen, s->name, s->line, fmt, ap);
+    va_end(ap);
     return TERN_ECONF;
 }
 

@@ -14,6 +14,7 @@
 #ifndef TERN_CONF_H
 #define TERN_CONF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +125,15 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen,
 /* Same, over a string (for tests and the fuzzer); name is used in messages. */
 int conf_load_string(struct conf *c, const char *name, const char *text, size_t len,
                      char *err, size_t errlen, conf_warn_fn warn, void *warn_ctx);
+
+/*
+ * Writes "NAME:LINE: reason" into err[0..errlen) and returns TERN_ECONF: the one error format of
+ * every file Tern reads (config, password file, ACL file). err may be NULL.
+ */
+int conf_errorf(char *err, size_t errlen, const char *name, unsigned long line, const char *fmt,
+                ...) __attribute__((format(printf, 5, 6)));
+int conf_verrorf(char *err, size_t errlen, const char *name, unsigned long line, const char *fmt,
+                 va_list ap);
 
 /* Appends a listener (used by -p PORT). Returns TERN_OK or TERN_ENOMEM. */
 int conf_add_listener(struct conf *c, uint16_t port, const char *address);
