@@ -216,6 +216,13 @@ static int parse_line(struct parse *p, char *line)
                  "invalid line (expected user, topic or pattern): '%.64s'", s);
 }
 
+static int parse_one(void *ctx, char *line, unsigned long lineno)
+{
+    struct parse *p = ctx;
+    p->line = lineno;
+    return parse_line(p, line);
+}
+
 static int cmp_lists(const void *pa, const void *pb)
 {
     return strcmp(((const struct acl_list *)pa)->user, ((const struct acl_list *)pb)->user);
@@ -229,35 +236,7 @@ int acl_load_string(struct acl *a, struct mem *m, const char *name, const char *
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     struct parse p = {.a = a, .cur = &a->anon, .name = name, .err = err, .errlen = errlen};
-    char *buf = NULL;
-    size_t bufcap = 0;
-    size_t pos = 0;
-    int rc = TERN_OK;
-    while (pos < len && rc == TERN_OK) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t n = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
-        p.line++;
-        if (memchr(text + pos, '\0', n) != NULL) {
-            rc = conf_errorf(err, errlen, name, p.line, "NUL byte in line");
-            break;
-        }
-        if (n + 1 > bufcap) {
-            char *grown = mem_realloc(m, buf, n + 1);
-            if (grown == NULL) {
-                rc = TERN_ENOMEM;
-                break;
-            }
-            buf = grown;
-            bufcap = n + 1;
-        }
-        memcpy(buf, text + pos, n);
-        buf[n] = '\0';
-        rc = parse_line(&p, buf);
-        pos += n + 1;
-    }
-    mem_free(m, buf);
-    if (rc == TERN_ENOMEM && err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s: out of memory", name);
+    int rc = conf_foreach_line(m, name, text, len, parse_one, &p, err, errlen);
     if (rc != TERN_OK) {
         acl_cleanup(a);
         return rc;

@@ -208,6 +208,20 @@ static int add_line(struct auth_file *a, size_t *cap, char *line, const char *na
     return TERN_OK;
 }
 
+struct add_ctx {
+    struct auth_file *a;
+    size_t *cap;
+    const char *name;
+    char *err;
+    size_t errlen;
+};
+
+static int add_one(void *ctx, char *line, unsigned long lineno)
+{
+    struct add_ctx *c = ctx;
+    return add_line(c->a, c->cap, line, c->name, lineno, c->err, c->errlen);
+}
+
 int auth_load_string(struct auth_file *a, struct mem *m, const char *name, const char *text,
                      size_t len, char *err, size_t errlen)
 {
@@ -216,36 +230,8 @@ int auth_load_string(struct auth_file *a, struct mem *m, const char *name, const
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     size_t cap = 0;
-    char *buf = NULL;
-    size_t bufcap = 0;
-    size_t pos = 0;
-    unsigned long lineno = 0;
-    int rc = TERN_OK;
-    while (pos < len && rc == TERN_OK) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t n = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
-        lineno++;
-        if (memchr(text + pos, '\0', n) != NULL) {
-            rc = conf_errorf(err, errlen, name, lineno, "NUL byte in line");
-            break;
-        }
-        if (n + 1 > bufcap) {
-            char *grown = mem_realloc(m, buf, n + 1);
-            if (grown == NULL) {
-                rc = TERN_ENOMEM;
-                break;
-            }
-            buf = grown;
-            bufcap = n + 1;
-        }
-        memcpy(buf, text + pos, n);
-        buf[n] = '\0';
-        rc = add_line(a, &cap, buf, name, lineno, err, errlen);
-        pos += n + 1;
-    }
-    mem_free(m, buf);
-    if (rc == TERN_ENOMEM && err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s: out of memory", name);
+    struct add_ctx ac = {a, &cap, name, err, errlen};
+    int rc = conf_foreach_line(m, name, text, len, add_one, &ac, err, errlen);
     if (rc != TERN_OK) {
         auth_cleanup(a);
         a->mem = m;

@@ -33,6 +33,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "mem.h"
 #include "tern/err.h"
 #include "tern/mqtt.h"
 
@@ -96,6 +97,42 @@ int conf_errorf(char *err, size_t errlen, const char *name, unsigned long line, 
     conf_verrorf(err, errlen, name, line, fmt, ap);
     va_end(ap);
     return TERN_ECONF;
+}
+
+int conf_foreach_line(struct mem *m, const char *name, const char *text, size_t len,
+                      conf_line_fn fn, void *ctx, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t bufcap = 0;
+    size_t pos = 0;
+    unsigned long lineno = 0;
+    int rc = TERN_OK;
+    while (pos < len && rc == TERN_OK) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
+        lineno++;
+        if (memchr(text + pos, '\0', n) != NULL) {
+            rc = conf_errorf(err, errlen, name, lineno, "NUL byte in line");
+            break;
+        }
+        if (n + 1 > bufcap) {
+            char *grown = mem_realloc(m, buf, n + 1);
+            if (grown == NULL) {
+                rc = TERN_ENOMEM;
+                break;
+            }
+            buf = grown;
+            bufcap = n + 1;
+        }
+        memcpy(buf, text + pos, n);
+        buf[n] = '\0';
+        rc = fn(ctx, buf, lineno);
+        pos += n + 1;
+    }
+    mem_free(m, buf);
+    if (rc == TERN_ENOMEM && err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s: out of memory", name);
+    return rc;
 }
 
 /* Writes "NAME:LINE: reason" into the caller's buffer and returns TERN_ECONF. */

@@ -135,6 +135,18 @@ int conf_errorf(char *err, size_t errlen, const char *name, unsigned long line, 
 int conf_verrorf(char *err, size_t errlen, const char *name, unsigned long line, const char *fmt,
                  va_list ap);
 
+/*
+ * Calls fn(ctx, line, lineno) for each line of text[0..len) (split at '\n'), the line copied into
+ * a NUL-terminated scratch buffer from m that fn may modify. Stops at the first non-TERN_OK
+ * return and returns it; a NUL byte in a line is TERN_ECONF "NAME:LINE: NUL byte in line", a
+ * refused allocation TERN_ENOMEM with "NAME: out of memory". Used by the password and ACL
+ * parsers.
+ */
+typedef int (*conf_line_fn)(void *ctx, char *line, unsigned long lineno);
+struct mem;
+int conf_foreach_line(struct mem *m, const char *name, const char *text, size_t len,
+                      conf_line_fn fn, void *ctx, char *err, size_t errlen);
+
 /* Appends a listener (used by -p PORT). Returns TERN_OK or TERN_ENOMEM. */
 int conf_add_listener(struct conf *c, uint16_t port, const char *address);
 
