@@ -62,7 +62,8 @@ void outq_consume(struct outq *q, size_t n);
 
 /*
  * Reads the whole file at path into a new block from m (returned in *text, the caller frees it
- * with mem_free; not NUL-terminated) of *len bytes. A file larger than max bytes, an unreadable
+ * with mem_free; not NUL-terminated) of *len bytes; m == NULL takes the block from malloc
+ * (freed with free). A file larger than max bytes, an unreadable
  * one or a refused allocation returns TERN_ECONF with "PATH: reason" in err.
  */
 int buf_read_file(struct mem *m, const char *path, size_t max, char **text, size_t *len,

@@ -33,6 +33,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "mem.h"
 #include "tern/err.h"
 #include "tern/mqtt.h"
@@ -1112,63 +1113,13 @@ static int parse_text(struct load *ld, const char *name, const char *text, size_
     return parse_lines(&s, text, len);
 }
 
-/* Writes "PATH: reason" (no line number) and returns TERN_ECONF. */
-static int fail_file(struct load *ld, const char *path, const char *reason)
-{
-    if (ld->err != NULL && ld->errlen > 0) {
-        snprintf(ld->err, ld->errlen, "%s: %s", path, reason);
-    }
-    return TERN_ECONF;
-}
-
-/* Reads the whole of path into a malloc'd buffer. */
+/* Reads the whole of path into a malloc'd buffer (the loader runs before mem accounting). */
 static int read_file(struct load *ld, const char *path, char **out, size_t *outlen)
 {
-    char reason[256];
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    if (f == NULL) {
-        snprintf(reason, sizeof reason, "cannot open: %s", strerror(errno));
-        return fail_file(ld, path, reason);
-    }
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return fail_file(ld, path, "cannot open: Is a directory");
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    size_t cap = 0;
-    int rc = TERN_OK;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap == 0 ? 4096 : cap * 2;
-            char *grown = ncap > CONF_MAX_FILE + 1 ? NULL : realloc(buf, ncap);
-            if (grown == NULL) {
-                rc = fail_file(ld, path, ncap > CONF_MAX_FILE + 1 ? "file too large"
-                                                                   : "out of memory");
-                break;
-            }
-            buf = grown;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                snprintf(reason, sizeof reason, "cannot read: %s", strerror(errno));
-                rc = fail_file(ld, path, reason);
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (rc != TERN_OK) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *outlen = len;
-    return TERN_OK;
+    char dummy[1];
+    bool has_err = ld->err != NULL && ld->errlen > 0;
+    return buf_read_file(NULL, path, CONF_MAX_FILE + 1, out, outlen, has_err ? ld->err : dummy,
+                         has_err ? ld->errlen : sizeof dummy);
 }
 
 static int load_path(struct load *ld, const char *path, int level)

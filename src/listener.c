@@ -11,6 +11,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -149,6 +151,54 @@ fail:
     return TERN_EIO;
 }
 
+/* The addresses a listener binds when its address is numeric (or absent: the IPv4 and IPv6
+ * wildcards, in the order getaddrinfo gives them). The resolver (getaddrinfo) is left for host
+ * names: it pages in a few hundred KB of the C library that an idle broker has no other use
+ * for (README "Footprint"). */
+struct numeric_addrs {
+    int n;
+    struct addrinfo ai[2];
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+};
+
+static bool numeric_addrs(const char *address, unsigned port, struct numeric_addrs *out)
+{
+    memset(out, 0, sizeof *out);
+    out->v4.sin_family = AF_INET;
+    out->v4.sin_port = htons((uint16_t)port);
+    out->v6.sin6_family = AF_INET6;
+    out->v6.sin6_port = htons((uint16_t)port);
+    bool want4 = address == NULL, want6 = address == NULL;
+    if (address == NULL) {
+        out->v4.sin_addr.s_addr = htonl(INADDR_ANY);
+        out->v6.sin6_addr = in6addr_any;
+    } else if (inet_pton(AF_INET, address, &out->v4.sin_addr) == 1) {
+        want4 = true;
+    } else if (inet_pton(AF_INET6, address, &out->v6.sin6_addr) == 1) {
+        want6 = true;
+    } else {
+        return false;
+    }
+    if (want4) {
+        struct addrinfo *ai = &out->ai[out->n++];
+        ai->ai_family = AF_INET;
+        ai->ai_socktype = SOCK_STREAM;
+        ai->ai_protocol = IPPROTO_TCP;
+        ai->ai_addr = (struct sockaddr *)&out->v4;
+        ai->ai_addrlen = sizeof out->v4;
+    }
+    if (want6) {
+        struct addrinfo *ai = &out->ai[out->n++];
+        ai->ai_family = AF_INET6;
+        ai->ai_socktype = SOCK_STREAM;
+        ai->ai_protocol = IPPROTO_TCP;
+        ai->ai_addr = (struct sockaddr *)&out->v6;
+        ai->ai_addrlen = sizeof out->v6;
+    }
+    return true;
+}
+
 int listener_open_all(struct broker *b, char *err, size_t errlen)
 {
     const struct conf *c = b->conf;
@@ -164,6 +214,15 @@ int listener_open_all(struct broker *b, char *err, size_t errlen)
             snprintf(err, errlen, "listener %u: protocol websockets is not built in (WITH_WS=0)",
                      cl->port);
             return TERN_ECONF;
+        }
+        struct numeric_addrs num;
+        if (numeric_addrs(cl->address, cl->port, &num)) {
+            /* A numeric address or none (every IPv4 and IPv6 address): no resolver needed. */
+            for (int k = 0; k < num.n; k++) {
+                if (open_one(b, cl, &num.ai[k], err, errlen) != TERN_OK)
+                    return TERN_EIO;
+            }
+            continue;
         }
         struct addrinfo hints = {0};
         hints.ai_family = AF_UNSPEC;

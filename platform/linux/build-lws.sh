@@ -5,7 +5,8 @@
 # Debian's libwebsockets-dev (4.1.6) is compiled without LWS_WITH_EXTERNAL_POLL, so it cannot
 # tell an outside poll loop which fds it wants to write, and with OpenSSL. The same source,
 # built with external poll and mbedTLS (HTTP/2, extensions, test apps and event-lib plugins
-# off), joins Tern's own loop (STYLE 2.8). The source comes from Debian's archive through
+# off; libcap off too: Tern never asks lws to drop privileges, and the library would cost every
+# process its pages), joins Tern's own loop (STYLE 2.8). The source comes from Debian's archive through
 # apt-get with private state folders under OUT: the system's apt configuration is not touched.
 #
 # When the system's own libwebsockets already has external poll, OUT/use-system is written
@@ -94,6 +95,7 @@ mkdir -p "$out/cmake"
     -DLWS_WITHOUT_TEST_PING=ON -DLWS_WITH_MINIMAL_EXAMPLES=OFF -DLWS_WITH_SHARED=OFF \
     -DLWS_WITH_STATIC=ON -DLWS_IPV6=ON -DLWS_WITH_SYS_SMD=OFF -DLWS_WITH_SYS_STATE=OFF \
     -DLWS_WITH_DIR=OFF -DLWS_WITH_LEJP_CONF=OFF -DLWS_WITH_CUSTOM_HEADERS=OFF \
+    -DLWS_HAVE_LIBCAP=OFF \
     >"$out/cmake.log" 2>&1 &&
     make -j"$(nproc)" >>"$out/cmake.log" 2>&1 && make install >>"$out/cmake.log" 2>&1) || {
     echo "tern: libwebsockets build failed; see $out/cmake.log" >&2

@@ -14,7 +14,7 @@ arch="${2:-}"
 add_arch=""
 case "$arch" in
     "")
-        pkgs="gcc make libc6-dev libmbedtls-dev cmake libcap-dev"
+        pkgs="gcc make libc6-dev libmbedtls-dev cmake"
         [ "$want" = test ] && pkgs="$pkgs pkg-config check mosquitto-clients python3 python3-paho-mqtt"
         # WebSocket tests: headless Chromium, openssl for the test CA, node for MQTT.js (a node
         # already on PATH, with its own npm, is used as it is).
@@ -30,7 +30,7 @@ case "$arch" in
     arm64|armhf)
         if [ "$arch" = arm64 ]; then gnu=aarch64-linux-gnu; else gnu=arm-linux-gnueabihf; fi
         # A cross build makes the unit tests too (make CROSS=...), so check:$arch is a build need.
-        pkgs="make gcc-$gnu libc6-dev-$arch-cross libmbedtls-dev:$arch cmake libcap-dev:$arch"
+        pkgs="make gcc-$gnu libc6-dev-$arch-cross libmbedtls-dev:$arch cmake"
         pkgs="$pkgs pkg-config check:$arch"
         [ "$want" = test ] && pkgs="$pkgs qemu-user mosquitto-clients python3 python3-paho-mqtt"
         dpkg --print-foreign-architectures | grep -qx "$arch" || add_arch=$arch

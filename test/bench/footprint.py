@@ -5,8 +5,12 @@ Tern's footprint on a board (what `make footprint` prints; the README's footprin
   footprint.py BROKER [ARM_BROKER] [--window SECONDS] [--no-persistence]
 
 For each binary: its size stripped (a stripped copy in a temp dir, with the target's strip),
-and the shared libraries it needs (mbedTLS is linked dynamically, so the size excludes it).
-For BROKER (native): RSS (and the part private to Tern) idle after start-up, RSS with 1,000
+the part of it that is the statically linked mbedTLS (summed from the link map the Makefile
+writes beside the binary, BINARY.map), and the shared libraries it needs.
+For BROKER (native): idle RSS after start-up as the median, lowest and highest of --starts
+starts (default 15; the shared libraries' pages are mapped in 64 KB windows aligned in the
+randomized address space, so one start can differ from the next by 100-200 KB), with PSS and
+the part private to Tern; RSS with 1,000
 idle clients connected (keepalive 600 s, one subscription each), and what the idle broker
 wrote in a window (default 60 s) from
 /proc/PID/io: write_bytes (bytes the process caused to be sent to storage) and wchar (bytes
@@ -45,6 +49,71 @@ def stripped_size(path, strip):
         return os.path.getsize(dst)
     finally:
         shutil.rmtree(d)
+
+
+def mbedtls_bytes(binary):
+    """Bytes of the file's sections that come from libmbed{tls,x509,crypto}.a, from the GNU ld
+    map BINARY.map (input-section lines: ' NAME ADDR SIZE ARCHIVE(OBJECT)', NAME on its own
+    line when long). None when there is no map (e.g. MBEDTLS_STATIC=0)."""
+    path = binary + ".map"
+    if not os.path.exists(path):
+        return None
+    total, started, pending = 0, False, None
+    skip = (".debug", ".comment", ".note", ".gnu.warning", ".bss", ".tbss", "COMMON")
+    with open(path) as f:
+        for line in f:
+            if not started:
+                started = line.startswith("Linker script and memory map")
+                continue
+            if line.startswith(" ") and not line.startswith("  "):
+                parts = line.split()
+                if len(parts) == 1:
+                    pending = parts[0]
+                    continue
+                name, rest = parts[0], parts[1:]
+            elif pending and line.startswith("                "):
+                name, rest = pending, line.split()
+            else:
+                pending = None
+                continue
+            pending = None
+            if len(rest) < 3 or not rest[0].startswith("0x") or name.startswith(skip):
+                continue
+            if "libmbedtls.a(" in rest[2] or "libmbedx509.a(" in rest[2] \
+                    or "libmbedcrypto.a(" in rest[2]:
+                total += int(rest[1], 16)
+    return total
+
+
+def idle_rss(binary, starts):
+    """Starts the broker `starts` times on an idle listener; [(rss_kb, pss_kb, uss_kb)]."""
+    out = []
+    for _ in range(starts):
+        d = tempfile.mkdtemp(prefix="tern-fp-")
+        port = free_port()
+        conf = os.path.join(d, "tern.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d %s\nallow_anonymous true\nlog_dest none\n" % (port, HOST))
+        proc = subprocess.Popen([binary, "-c", conf], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)
+        try:
+            wait_port(port, proc)
+            time.sleep(0.5)
+            pss = 0
+            with open("/proc/%d/smaps_rollup" % proc.pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss = int(line.split()[1])
+            out.append((rss_kb(proc.pid), pss, private_kb(proc.pid)))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            shutil.rmtree(d, ignore_errors=True)
+    return out
 
 
 def needed(path):
@@ -190,6 +259,11 @@ def measure_native(binary, window, n_clients=1000, persistence=False):
 def main():
     args = [a for a in sys.argv[1:] if a != "--no-persistence"]
     window = 60.0
+    starts = 15
+    if "--starts" in args:
+        i = args.index("--starts")
+        starts = int(args[i + 1])
+        del args[i:i + 2]
     if "--window" in args:
         i = args.index("--window")
         window = float(args[i + 1])
@@ -206,13 +280,22 @@ def main():
         size = stripped_size(path, strip)
         print("binary %-8s stripped %7d bytes (%.0f KB); shared libraries: %s"
               % (name, size, size / 1024.0, ", ".join(needed(path))))
+        mb = mbedtls_bytes(path)
+        if mb is not None:
+            print("       %-8s of which mbedTLS (static) %d bytes; without it %d bytes (%.0f KB)"
+                  % (name, mb, size - mb, (size - mb) / 1024.0))
         tools = os.path.join(os.path.dirname(path), "tern_passwd")
         if os.path.exists(tools):
             ts = stripped_size(tools, strip)
             print("tool   %-8s tern_passwd stripped %d bytes (%.0f KB)" % (name, ts, ts / 1024.0))
+    runs = sorted(idle_rss(native, starts))
+    mid = runs[len(runs) // 2]
+    print("idle RSS over %d starts: median %d KB (lowest %d, highest %d); PSS %d KB, private to"
+          " Tern %d KB (at the median start; the rest is shared library pages)"
+          % (len(runs), mid[0], runs[0][0], runs[-1][0], mid[1], mid[2]))
     r = measure_native(native, window)
-    print("idle RSS                               %6d KB (private to Tern: %d KB; the rest is"
-          " shared library pages)" % (r["idle_rss_kb"], r["idle_uss_kb"]))
+    print("idle RSS (the 1,000-client run's start) %5d KB (private to Tern: %d KB)"
+          % (r["idle_rss_kb"], r["idle_uss_kb"]))
     print("RSS, 1,000 idle clients connected      %6d KB" % r["rss_1000_connected_kb"])
     print("RSS, 1,000 idle clients, 1 sub each    %6d KB (%.0f bytes per client over idle)"
           % (r["rss_1000_subscribed_kb"],
