@@ -33,3 +33,9 @@ int64_t plat_wall_time(void)
 {
     return (int64_t)read_clock(CLOCK_REALTIME).tv_sec;
 }
+
+int64_t plat_wall_ms(void)
+{
+    struct timespec ts = read_clock(CLOCK_REALTIME);
+    return (int64_t)ts.tv_sec * 1000 + (int64_t)ts.tv_nsec / 1000000;
+}

@@ -101,6 +101,8 @@ static void fan_out(struct broker *b, struct msg *m);
 
 void broker_publish(struct broker *b, struct msg *m)
 {
+    if (m->expires_at == 0)
+        expire_stamp(b, m, -1);
     if (m->id == 0)
         m->id = ++b->next_msg_id;
     if (m->retain)
@@ -112,6 +114,8 @@ void broker_publish(struct broker *b, struct msg *m)
 
 void broker_publish_volatile(struct broker *b, struct msg *m)
 {
+    if (m->expires_at == 0)
+        expire_stamp(b, m, -1);
     if (m->id == 0)
         m->id = ++b->next_msg_id;
     if (m->retain && retain_set(b->retained, m) != TERN_OK)
@@ -121,8 +125,7 @@ void broker_publish_volatile(struct broker *b, struct msg *m)
 
 void broker_dead_letter(struct broker *b, const struct msg *m, const char *reason)
 {
-    /* Unit tests build a broker without a configuration. */
-    const char *prefix = b->conf != NULL ? b->conf->dead_letter_topic : NULL;
+    const char *prefix = b->dead_letter;
     if (prefix == NULL)
         return;
     size_t pl = strlen(prefix);
@@ -150,6 +153,7 @@ void broker_dead_letter(struct broker *b, const struct msg *m, const char *reaso
         return;
     }
     b->stats.dead_letters++;
+    b->stats.dead_letters_by[metrics_reason(reason)]++;
     broker_publish(b, d);
     msg_unref(&d);
 }
@@ -172,6 +176,18 @@ static void fan_out(struct broker *b, struct msg *m)
 }
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
+
+/* Takes dead_letter_topic from c (start-up and SIGHUP); on ENOMEM keeps the old one. */
+static int set_dead_letter(struct broker *b, const struct conf *c)
+{
+    char *copy = NULL;
+    const char *p = c->dead_letter_topic;
+    if (p != NULL && (copy = mem_strndup(&b->mem, p, strlen(p))) == NULL)
+        return TERN_ENOMEM;
+    mem_free(&b->mem, b->dead_letter);
+    b->dead_letter = copy;
+    return TERN_OK;
+}
 
 static void before_sleep(struct loop *l, void *data)
 {
@@ -216,6 +232,7 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
     b->notify.fd = -1;
     loop_timer_init(&b->watchdog, watchdog_kick, b);
     metrics_sys_init(b);
+    expire_init(b);
     mem_init(&b->mem, 0);
     b->conf = conf;
     b->conf_path = conf_path;
@@ -248,6 +265,10 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
     if (security_init(b, conf, err, errlen) != TERN_OK ||
         listener_open_all(b, err, errlen) != TERN_OK)
         goto fail;
+    if (set_dead_letter(b, conf) != TERN_OK || expire_configure(b, conf) != TERN_OK) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     notify_start(b);
     metrics_sys_start(b);
     LOG_NOTICE(&b->log, "tern version %s running (%s poller, %ld fds, board %s).",
@@ -284,8 +305,11 @@ static void reload(struct broker *b)
     log_reopen(&b->log);
     security_reload(b, &fresh);
     listener_reload_all(b);
-    LOG_NOTICE(&b->log, "Reloaded %s (limits, log types, password and ACL files; listeners "
-               "are kept).", b->conf_path);
+    if (set_dead_letter(b, &fresh) != TERN_OK || expire_configure(b, &fresh) != TERN_OK)
+        LOG_ERR(&b->log, "Reload: out of memory for dead_letter_topic or message_expiry; "
+                "keeping the old values.");
+    LOG_NOTICE(&b->log, "Reloaded %s (limits, log types, password and ACL files, "
+               "dead_letter_topic, message_expiry; listeners are kept).", b->conf_path);
     conf_cleanup(&fresh);
     plat_notify_send(&b->notify, "READY=1");
 }
@@ -344,6 +368,8 @@ void tern_broker_free(struct tern_broker *tb)
         topic_tree_free(b->subs);
     mem_free(&b->mem, b->match);
     mem_free(&b->mem, b->rbuf);
+    expire_cleanup(b);
+    mem_free(&b->mem, b->dead_letter);
     if (b->loop != NULL) {
         loop_timer_stop(b->loop, &b->watchdog);
         loop_free(b->loop);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "expire.h"
 #include "log.h"
 #include "mem.h"
 #include "loop.h"
@@ -108,6 +109,8 @@ struct broker {
     struct auth_file *pw;           /* password_file; NULL when none (security.c) */
     struct acl *acl;                /* acl_file; NULL when none: everything allowed */
     struct auth_throttle *throttle; /* failed logins per address */
+    struct expire expiry;           /* message_expiry rules and sweep (expire.c) */
+    char *dead_letter;              /* dead_letter_topic (owned); NULL = off; SIGHUP replaces */
 };
 
 /* Copies the config's limits into b->lim (start-up and SIGHUP). */
@@ -123,7 +126,7 @@ uint64_t broker_now(const struct broker *b);
 void broker_publish(struct broker *b, struct msg *m);
 
 /*
- * m (borrowed) is being dropped for reason ("queue-full", "max-attempts"): with
+ * m (borrowed) is being dropped for reason ("queue-full", "max-attempts", "expired"): with
  * dead_letter_topic PREFIX set, publishes a copy with its payload and QoS, RETAIN 0, on
  * PREFIX/REASON/TOPIC. A message already under PREFIX/ is never dead-lettered again, so dead
  * letters cannot loop.

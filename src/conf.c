@@ -35,6 +35,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "tern/codec.h"
 #include "tern/err.h"
 #include "tern/mqtt.h"
 
@@ -42,6 +43,8 @@
 #define CONF_MAX_FILE (16u * 1024u * 1024u)   /* largest config file read */
 #define CONF_MAX_KEY_SHOWN 128                /* a key longer than this is cut in messages */
 #define CONF_MC_UNSET LONG_MIN                /* listener max_connections not given yet */
+#define CONF_MAX_EXPIRY 315360000LL           /* message_expiry: ten years, in seconds */
+#define CONF_MAX_EXPIRY_RULES 1024            /* message_expiry SECONDS PATTERN lines */
 
 /* State shared by the main file and the files it includes. */
 struct load {
@@ -324,6 +327,7 @@ static int append_listener(struct conf *c, uint16_t port, char *address, long ma
     l->require_certificate = false;
     l->use_identity_as_username = false;
     l->http_dir = NULL;
+    l->message_expiry = -1;
     return TERN_OK;
 }
 
@@ -762,6 +766,59 @@ static int key_dead_letter_topic(struct src *s, const char *key, char *rest)
     return rc;
 }
 
+/*
+ * message_expiry SECONDS [PATTERN] (Tern's own key): how long a message may wait in a session's
+ * queue before it is dropped (0 = for ever). With a PATTERN (a topic filter) it is a rule for
+ * matching topics, wherever it appears. Without one it is listener-scoped after a 'listener'
+ * line, as in Mosquitto, and global before any.
+ */
+static int key_message_expiry(struct src *s, const char *key, char *rest)
+{
+    struct conf *c = s->ld->c;
+    char *tok = next_token(&rest);
+    long long v;
+    if (tok == NULL) {
+        return fail(s, "%s: missing value (expected SECONDS [PATTERN])", key);
+    }
+    int rc = parse_ll(s, key, tok, 0, CONF_MAX_EXPIRY, &v);
+    if (rc != TERN_OK) {
+        return rc;
+    }
+    char *pattern = next_token(&rest);
+    rc = expect_end(s, key, rest);
+    if (rc != TERN_OK) {
+        return rc;
+    }
+    if (pattern == NULL) {
+        if (s->cur >= 0) {
+            c->listeners[s->cur].message_expiry = (long)v;
+        } else {
+            c->message_expiry = (long)v;
+        }
+        return TERN_OK;
+    }
+    if (!codec_topic_filter_valid((const uint8_t *)pattern, strlen(pattern)) ||
+        strlen(pattern) > MQTT_MAX_STRING) {
+        return fail(s, "%s: '%.64s' is not a valid topic filter", key, pattern);
+    }
+    if (c->n_expiry_rules >= CONF_MAX_EXPIRY_RULES) {
+        return fail(s, "%s: more than %d patterns", key, CONF_MAX_EXPIRY_RULES);
+    }
+    struct conf_expiry_rule *r = realloc(c->expiry_rules,
+                                         (c->n_expiry_rules + 1) * sizeof *r);
+    if (r == NULL) {
+        return fail_nomem(s);
+    }
+    c->expiry_rules = r;
+    r += c->n_expiry_rules;
+    if ((r->filter = strdup(pattern)) == NULL) {
+        return fail_nomem(s);
+    }
+    r->seconds = (long)v;
+    c->n_expiry_rules++;
+    return TERN_OK;
+}
+
 static int key_acl_file(struct src *s, const char *key, char *rest)
 {
     return string_value(s, key, rest, &s->ld->c->acl_file);
@@ -981,6 +1038,7 @@ static const struct key keys[] = {
     {"max_queued_bytes", key_max_queued_bytes},
     {"max_queued_messages", key_max_queued_messages},
     {"memory_limit", key_memory_limit},
+    {"message_expiry", key_message_expiry},
     {"message_size_limit", key_message_size_limit},
     {"password_file", key_password_file},
     {"persistence", key_persistence},
@@ -1237,6 +1295,10 @@ void conf_cleanup(struct conf *c)
     free(c->persistence_location);
     free(c->password_file);
     free(c->dead_letter_topic);
+    for (size_t i = 0; i < c->n_expiry_rules; i++) {
+        free(c->expiry_rules[i].filter);
+    }
+    free(c->expiry_rules);
     free(c->acl_file);
     conf_init(c);
 }

@@ -40,6 +40,15 @@ struct conf_listener {
     bool require_certificate;   /* clients must present a certificate the CA signed */
     bool use_identity_as_username; /* the client certificate's CN is the username */
     char *http_dir;             /* websockets: serve static files from here */
+    long message_expiry;        /* seconds for messages published on this listener; -1 (default)
+                                   = the global message_expiry */
+};
+
+/* message_expiry SECONDS PATTERN: messages on topics matching filter live SECONDS (0 = never
+ * expire); the first matching rule in file order wins over listener and global values. */
+struct conf_expiry_rule {
+    char *filter;               /* malloc'd, a valid topic filter */
+    long seconds;
 };
 
 /* persistence_sync modes (the values of enum persist_sync) */
@@ -103,6 +112,10 @@ struct conf {
     long max_delivery_attempts;        /* sends before such a message is dropped; 0 = no
                                           limit (default) */
     char *dead_letter_topic;           /* prefix for dropped messages; NULL (default) = off */
+    long message_expiry;               /* seconds a queued message may wait; default 0 = for
+                                          ever (Tern's own key) */
+    struct conf_expiry_rule *expiry_rules; /* malloc'd array, file order */
+    size_t n_expiry_rules;
     long sys_interval;                 /* seconds between $SYS publications; default 10,
                                           0 = none */
 };

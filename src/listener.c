@@ -116,6 +116,8 @@ static int open_one(struct broker *b, const struct conf_listener *cl, const stru
     lst->max_connections = cl->max_connections;
     lst->tp = proto_transports[cl->protocol];
     lst->http = cl->protocol == CONF_PROTO_HTTP;
+    lst->conf_idx = (size_t)(cl - b->conf->listeners);
+    lst->message_expiry = cl->message_expiry;
     /* An MQTT listener with a certificate speaks TLS (Mosquitto's rule: certfile/keyfile). */
     if (cl->protocol == CONF_PROTO_MQTT && (cl->certfile != NULL || cl->keyfile != NULL))
         lst->tp = &net_tls_transport;

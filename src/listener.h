@@ -76,6 +76,9 @@ struct listener {
     bool use_identity_as_username;   /* the client certificate's CN is the username */
     bool http;                       /* protocol http: connections go to net_http.c, not
                                         conn.c (tp is plain TCP, for its name only) */
+    size_t conf_idx;                 /* its entry in the configuration's listeners */
+    long message_expiry;             /* seconds for messages published here; -1 = global
+                                        (expire.c; SIGHUP may change it) */
 };
 
 /*

@@ -30,12 +30,40 @@
 #include "tern/tern.h"
 #include "topic_tree.h"
 
+const uint64_t metrics_sync_bounds_us[METRICS_SYNC_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000,
+};
+
+static const char *const reason_names[METRICS_N_REASONS] = {
+    "queue-full", "max-attempts", "expired", "other",
+};
+
+enum metrics_reason metrics_reason(const char *reason)
+{
+    for (int i = 0; i < METRICS_OTHER; i++) {
+        if (strcmp(reason, reason_names[i]) == 0)
+            return (enum metrics_reason)i;
+    }
+    return METRICS_OTHER;
+}
+
+void metrics_hist_add(struct metrics_hist *h, uint64_t us)
+{
+    size_t i = 0;
+    while (i < METRICS_SYNC_BUCKETS && us > metrics_sync_bounds_us[i])
+        i++;
+    h->counts[i]++;
+    h->count++;
+    h->sum_us += us;
+}
+
 /* Totals over every session (walks the session table: O(sessions), once per scrape). */
 struct sess_totals {
     uint64_t sessions;
     uint64_t queued;
     uint64_t queued_bytes;
     uint64_t queued_max;             /* the longest single queue */
+    uint64_t queued_bytes_max;       /* the largest single queue, in bytes */
     uint64_t inflight;
     uint64_t disconnected;           /* persistent sessions without a connection */
 };
@@ -50,6 +78,8 @@ static void sess_totals(const struct broker *b, struct sess_totals *t)
             t->queued_bytes += s->pending.bytes;
             if (s->pending.count > t->queued_max)
                 t->queued_max = s->pending.count;
+            if (s->pending.bytes > t->queued_bytes_max)
+                t->queued_bytes_max = s->pending.bytes;
             t->inflight += s->infl_live;
             if (s->conn == NULL)
                 t->disconnected++;
@@ -147,7 +177,8 @@ static void sys_tick(struct loop *l, struct loop_timer *t, void *data)
     sys_pub(b, "publish/messages/received", "%" PRIu64, st->msgs_received);
     sys_pub(b, "publish/messages/sent", "%" PRIu64, st->msgs_sent);
     sys_pub(b, "publish/messages/dropped", "%" PRIu64,
-            st->dropped_queue_full + st->dropped_slow_qos0 + st->dropped_memory_limit);
+            st->dropped_queue_full + st->dropped_slow_qos0 + st->dropped_memory_limit +
+            st->dropped_expired);
     sys_pub(b, "bytes/received", "%" PRIu64, st->bytes_received);
     sys_pub(b, "bytes/sent", "%" PRIu64, st->bytes_sent);
     sys_pub(b, "store/messages/count", "%" PRIu64, tot.queued + tot.inflight);
@@ -234,6 +265,7 @@ static void dropped(struct out *o, const struct metrics *st)
         {"queue-full", st->dropped_queue_full},
         {"slow-subscriber", st->dropped_slow_qos0},
         {"max-attempts", st->dropped_max_attempts},
+        {"expired", st->dropped_expired},
         {"memory-limit", st->dropped_memory_limit},
         {"no-memory", st->dropped_nomem},
         {"too-large", st->packets_too_large},
@@ -243,6 +275,31 @@ static void dropped(struct out *o, const struct metrics *st)
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         outf(o, "tern_dropped_messages_total{reason=\"%s\"} %" PRIu64 "\n", r[i].reason,
              r[i].v);
+}
+
+static void dead_letters(struct out *o, const struct metrics *st)
+{
+    outf(o, "# HELP tern_dead_letters_total Dropped messages republished under "
+            "dead_letter_topic, by reason.\n# TYPE tern_dead_letters_total counter\n");
+    for (int i = 0; i < METRICS_N_REASONS; i++)
+        outf(o, "tern_dead_letters_total{reason=\"%s\"} %" PRIu64 "\n", reason_names[i],
+             st->dead_letters_by[i]);
+}
+
+/* The persistence sync latency histogram, in seconds; only with persistence on. */
+static void sync_hist(struct out *o, const struct metrics_hist *h)
+{
+    outf(o, "# HELP tern_persist_sync_seconds Duration of each fsync of the persistence "
+            "log.\n# TYPE tern_persist_sync_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int i = 0; i < METRICS_SYNC_BUCKETS; i++) {
+        cum += h->counts[i];
+        outf(o, "tern_persist_sync_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+             (double)metrics_sync_bounds_us[i] / 1e6, cum);
+    }
+    outf(o, "tern_persist_sync_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+            "tern_persist_sync_seconds_sum %.6f\ntern_persist_sync_seconds_count %" PRIu64
+            "\n", h->count, (double)h->sum_us / 1e6, h->count);
 }
 
 static void per_listener(struct out *o, const struct broker *b)
@@ -305,12 +362,15 @@ ssize_t metrics_prometheus(struct broker *b, char **out)
            tot.queued_bytes);
     metric(&o, "tern_queued_messages_max", "gauge", "The longest session queue.",
            tot.queued_max);
+    metric(&o, "tern_queued_bytes_max", "gauge", "The largest session queue, in bytes.",
+           tot.queued_bytes_max);
     metric(&o, "tern_inflight_messages", "gauge", "Outbound QoS 1/2 messages awaiting "
            "acknowledgement.", tot.inflight);
     metric(&o, "tern_memory_bytes", "gauge", "Bytes allocated.", b->mem.used);
     metric(&o, "tern_memory_limit_bytes", "gauge", "memory_limit (0 = none).", b->mem.limit);
-    metric(&o, "tern_dead_letters_total", "counter", "Dropped messages republished under "
-           "dead_letter_topic.", st->dead_letters);
+    dead_letters(&o, st);
+    if (b->persist != NULL)
+        sync_hist(&o, &st->persist_sync);
     metric(&o, "tern_retries_total", "counter", "QoS 1/2 resends to connected clients.",
            st->retries);
     metric(&o, "tern_protocol_errors_total", "counter", "Connections closed for bad input.",

@@ -14,6 +14,27 @@
 
 struct broker;
 
+/* Why a message was dropped and dead-lettered: the reason label and the topic level under
+ * dead_letter_topic. */
+enum metrics_reason {
+    METRICS_QUEUE_FULL = 0,           /* "queue-full" */
+    METRICS_MAX_ATTEMPTS,             /* "max-attempts" */
+    METRICS_EXPIRED,                  /* "expired" */
+    METRICS_OTHER,                    /* any other reason string */
+    METRICS_N_REASONS,
+};
+
+/* Bucket upper bounds of the persistence sync histogram, in microseconds (+Inf is implied). */
+#define METRICS_SYNC_BUCKETS 12
+extern const uint64_t metrics_sync_bounds_us[METRICS_SYNC_BUCKETS];
+
+/* A latency histogram in the Prometheus sense: cumulative buckets are made when rendering. */
+struct metrics_hist {
+    uint64_t counts[METRICS_SYNC_BUCKETS + 1];  /* per bucket, the last one is +Inf */
+    uint64_t count;
+    uint64_t sum_us;
+};
+
 struct metrics {
     uint64_t clients_connected;       /* gauge: connections with an accepted CONNECT */
     uint64_t connections_open;        /* gauge: sockets open */
@@ -41,6 +62,9 @@ struct metrics {
     uint64_t qos2_duplicates;         /* resent inbound QoS 2 PUBLISH answered without delivery */
     uint64_t dropped_queue_full;      /* max_queued_messages / max_queued_bytes */
     uint64_t dead_letters;            /* dropped messages republished under dead_letter_topic */
+    uint64_t dead_letters_by[METRICS_N_REASONS]; /* the same, by reason */
+    uint64_t dropped_expired;         /* queued messages dropped: message_expiry passed */
+    struct metrics_hist persist_sync; /* duration of each fsync by persistence */
     uint64_t retries;                 /* QoS 1/2 resends to a connected client (retry_interval) */
     uint64_t dropped_max_attempts;    /* unacknowledged after max_delivery_attempts sends */
     uint64_t dropped_slow_qos0;       /* QoS 0 dropped: subscriber's output buffer full */
@@ -64,6 +88,11 @@ struct metrics_sys {
     uint64_t last[4];                 /* packets in/out, bytes in/out at that sample */
     double load[4][3];                /* per minute, 1/5/15-minute moving averages */
 };
+
+/* The enum metrics_reason of a dead-letter reason string. */
+enum metrics_reason metrics_reason(const char *reason);
+/* Adds one observation of us microseconds to h. */
+void metrics_hist_add(struct metrics_hist *h, uint64_t us);
 
 /* Prepares b->sys (unarmed timer); called first thing, so teardown may always stop it. */
 void metrics_sys_init(struct broker *b);

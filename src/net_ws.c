@@ -28,8 +28,8 @@
  * connection is buffered inside libwebsockets, and the queue's own limits apply as for TCP.
  *
  * Subprotocols: "mqtt" (3.1.1, MQTT-6.0.0-3/4) and "mqttv3.1" (3.1 clients). An upgrade
- * offering neither is refused; plain HTTP requests get 404, or files from http_dir when it is
- * set. A wss listener re-reads its certificate and key on SIGHUP (ws_reload).
+ * offering neither is refused; GET /metrics gets the Prometheus text (as on an http listener);
+ * other plain HTTP requests get 404, or files from http_dir when it is set. A wss listener re-reads its certificate and key on SIGHUP (ws_reload).
  *
  * Lifetime. A struct conn exists from accept; its tp_state is the wsi and the wsi's opaque
  * user data is the conn. Whichever side closes first breaks that link: a wsi destroyed by
@@ -50,6 +50,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "loop.h"
+#include "metrics.h"
 #include "tern/err.h"
 #include "tern/platform.h"
 
@@ -75,16 +76,20 @@ struct net_ws {
     struct lws *in_cb;               /* the wsi whose callback is running, else NULL */
     uint8_t *tx;                     /* LWS_PRE + WS_FRAME_MAX scratch for outgoing frames */
     struct lws_http_mount mount;
+    struct lws_http_mount metrics_mount; /* /metrics, answered by http_callback */
     char *http_dir;                  /* mem_alloc'd copy for the mount */
     char *certfile;                  /* mem_alloc'd copies, for SIGHUP (wss only) */
     char *keyfile;
     const char *name;                /* the listener's, for logs */
 };
 
-/* Per wsi, allocated by libwebsockets (per_session_data_size). */
+/* Per wsi, allocated zeroed by libwebsockets (per_session_data_size). */
 struct ws_pss {
     bool established;
     bool rx_paused;                  /* conn.c paused reading (output over its bound) */
+    char *body;                      /* GET /metrics: the response body being written (b->mem) */
+    size_t body_len;
+    size_t body_off;
 };
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -304,17 +309,93 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     }
 }
 
-/* protocols[0]: the HTTP side of the listener (upgrades, http_dir, 404s) and the poll
- * callbacks, which libwebsockets always sends to the vhost's first protocol. */
+static void metrics_body_free(struct net_ws *ws, struct ws_pss *pss)
+{
+    if (pss != NULL && pss->body != NULL) {
+        mem_free(&ws->b->mem, pss->body);
+        pss->body = NULL;
+    }
+}
+
+/* GET /metrics: renders the Prometheus text, sends the headers and asks for HTTP_WRITEABLE to
+ * send the body. Other paths and methods: 404. */
+static int metrics_request(struct lws *wsi, struct ws_pss *pss, const char *path, size_t len)
+{
+    struct net_ws *ws = ws_of(wsi);
+    if (pss == NULL || path == NULL || len != 8 || memcmp(path, "/metrics", 8) != 0 ||
+        lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+        if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) != 0)
+            return -1;
+        return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
+    }
+    ws->b->stats.http_requests++;
+    metrics_body_free(ws, pss);
+    char *text = NULL;
+    ssize_t n = metrics_prometheus(ws->b, &text);
+    if (n < 0)
+        return -1;
+    uint8_t head[LWS_PRE + 512];
+    uint8_t *p = head + LWS_PRE;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK,
+                                    "text/plain; version=0.0.4; charset=utf-8",
+                                    (lws_filepos_t)n, &p, head + sizeof head) != 0 ||
+        lws_finalize_write_http_header(wsi, head + LWS_PRE, &p, head + sizeof head) != 0) {
+        mem_free(&ws->b->mem, text);
+        return -1;
+    }
+    pss->body = text;
+    pss->body_len = (size_t)n;
+    pss->body_off = 0;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* Writes the next part of the /metrics body (through the listener's frame scratch buffer,
+ * which has the LWS_PRE headroom lws_write needs). */
+static int metrics_write(struct lws *wsi, struct ws_pss *pss)
+{
+    struct net_ws *ws = ws_of(wsi);
+    if (pss == NULL || pss->body == NULL)
+        return 0;
+    size_t n = pss->body_len - pss->body_off;
+    if (n > WS_FRAME_MAX)
+        n = WS_FRAME_MAX;
+    bool last = pss->body_off + n == pss->body_len;
+    memcpy(ws->tx + LWS_PRE, pss->body + pss->body_off, n);
+    if (lws_write(wsi, ws->tx + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+        (int)n)
+        return -1;
+    pss->body_off += n;
+    if (!last) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    metrics_body_free(ws, pss);
+    return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
+}
+
+/* protocols[0]: the HTTP side of the listener (upgrades, http_dir, /metrics, 404s) and the
+ * poll callbacks, which libwebsockets always sends to the vhost's first protocol. */
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                          void *in, size_t len)
 {
     switch (reason) {
+    case LWS_CALLBACK_WSI_DESTROY:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        metrics_body_free(ws_of(wsi), user);
+        if (reason == LWS_CALLBACK_CLOSED_HTTP)
+            return 0;
+        return ws_callback(wsi, reason, user, in, len);
     case LWS_CALLBACK_ADD_POLL_FD:
     case LWS_CALLBACK_DEL_POLL_FD:
     case LWS_CALLBACK_CHANGE_MODE_POLL_FD:
-    case LWS_CALLBACK_WSI_DESTROY:
         return ws_callback(wsi, reason, user, in, len);
+    case LWS_CALLBACK_HTTP:
+        /* The /metrics mount and any path no mount serves arrive here, whole (without the
+         * query string). */
+        return metrics_request(wsi, user, in, len);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return metrics_write(wsi, user);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return -1;                   /* an upgrade that offered no MQTT subprotocol */
     case LWS_CALLBACK_ESTABLISHED:
@@ -377,14 +458,22 @@ static void ws_reload(struct listener *lst)
     LOG_NOTICE(&ws->b->log, "Listener %s: reloaded certificate %s.", ws->name, ws->certfile);
 }
 
-static void set_mount(struct net_ws *ws, struct lws_context_creation_info *info)
+/* /metrics always (answered by http_callback), then http_dir's files at / when it is set. */
+static void set_mounts(struct net_ws *ws, struct lws_context_creation_info *info)
 {
+    ws->metrics_mount.mountpoint = "/metrics";
+    ws->metrics_mount.mountpoint_len = 8;
+    ws->metrics_mount.origin = ws_protocols[0].name;
+    ws->metrics_mount.origin_protocol = LWSMPRO_CALLBACK;
+    info->mounts = &ws->metrics_mount;
+    if (ws->http_dir == NULL)
+        return;
     ws->mount.mountpoint = "/";
     ws->mount.mountpoint_len = 1;
     ws->mount.origin = ws->http_dir;
     ws->mount.def = "index.html";
     ws->mount.origin_protocol = LWSMPRO_FILE;
-    info->mounts = &ws->mount;
+    ws->metrics_mount.mount_next = &ws->mount;
 }
 
 /* Creates the listener's context and vhost (TLS when certfile/keyfile are set). */
@@ -427,10 +516,9 @@ static int ws_listen(struct listener *lst, const struct conf_listener *cl, char 
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.vhost_name = lst->name;
     info.protocols = ws_protocols;
-    if (cl->http_dir != NULL) {
+    if (cl->http_dir != NULL)
         memcpy(ws->http_dir, cl->http_dir, strlen(cl->http_dir) + 1);
-        set_mount(ws, &info);
-    }
+    set_mounts(ws, &info);
     ws->name = lst->name;
     if (cl->certfile != NULL) {
         ws->certfile = mem_strdup(&b->mem, cl->certfile);

@@ -31,6 +31,7 @@
 
 #include "broker.h"
 #include "conn.h"
+#include "expire.h"
 #include "persist_format.h"
 #include "queue.h"
 #include "retain.h"
@@ -46,7 +47,8 @@
 
 static size_t msg_rec_size(const struct msg *m)
 {
-    return PF_REC_HDR + PF_MSG_FIXED + m->topic_len + (size_t)m->payload_len;
+    return PF_REC_HDR + PF_MSG_FIXED + m->topic_len + (size_t)m->payload_len +
+           (m->expiry_s > 0 ? PF_REC_HDR + PF_MSG_EXPIRY_LEN : 0);
 }
 
 /* Reserves a record of body_len in p->buf; returns the body or NULL (out of memory). */
@@ -92,7 +94,15 @@ static void put_msg(uint8_t *b, const struct msg *m)
         memcpy(b + 16 + m->topic_len, m->payload, m->payload_len);
 }
 
-/* Writes m's body into this log file unless it is there already. */
+static void put_expiry(struct persist *p, uint8_t *b, const struct msg *m)
+{
+    pf_put64(b, m->id);
+    pf_put64(b + 8, (uint64_t)expire_arrival_wall_ms(p->b, m));
+    pf_put32(b + 16, m->expiry_s);
+}
+
+/* Writes m's body (and its lifetime, when it has one) into this log file unless it is there
+ * already. */
 static void need_body(struct persist *p, struct msg *m)
 {
     if (m->pgen == p->gen)
@@ -102,6 +112,12 @@ static void need_body(struct persist *p, struct msg *m)
         return;
     put_msg(b, m);
     rec_end(b);
+    if (m->expiry_s > 0) {
+        if ((b = rec_begin(p, PF_MSG_EXPIRY, PF_MSG_EXPIRY_LEN)) == NULL)
+            return;
+        put_expiry(p, b, m);
+        rec_end(b);
+    }
     m->pgen = p->gen;
 }
 
@@ -410,7 +426,10 @@ static int sync_fd(struct persist *p, int fd)
         errno = EIO;
         return TERN_EIO;
     }
-    return plat_fsync(fd);
+    uint64_t t0 = plat_now_us();
+    int rc = plat_fsync(fd);
+    metrics_hist_add(&p->b->stats.persist_sync, plat_now_us() - t0);
+    return rc;
 }
 
 /* Appends p->buf plus a COMMIT record at file_off. On failure the file is cut back. */
@@ -623,6 +642,12 @@ static void sink_body(struct sink *k, struct msg *m)
     if (b != NULL)
         put_msg(b, m);
     sink_end(k, b);
+    if (m->expiry_s > 0) {
+        b = sink_rec(k, PF_MSG_EXPIRY, PF_MSG_EXPIRY_LEN);
+        if (b != NULL)
+            put_expiry(k->p, b, m);
+        sink_end(k, b);
+    }
     m->pgen = k->gen;
 }
 

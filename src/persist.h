@@ -156,6 +156,10 @@ typedef void (*persist_rec_fn)(void *ctx, uint8_t type, const uint8_t *body, siz
 int persist_scan(const uint8_t *data, size_t len, persist_rec_fn fn, void *ctx,
                  size_t *good_end, size_t *bad_at);
 
+/* The format version of a log starting with data[0..len) (its header checked), or 0 when it
+ * is not a Tern log of a version this build reads. Pure. */
+unsigned persist_file_version(const uint8_t *data, size_t len);
+
 /* Internal to persist.c and persist_load.c: recomputes m->prefs and p->live from the state;
  * fills the 16-byte file header; runs the retry / interval-sync timer. */
 void persist_measure(struct persist *p);

@@ -3,11 +3,13 @@
  * reader (persist_load.c) and the fuzz target. All integers are little-endian.
  *
  *   file   := header record*
- *   header := "TERNLOG1" u32 version(1) u32 crc32c(first 12 bytes)            16 bytes
+ *   header := "TERNLOG1" u32 version u32 crc32c(first 12 bytes)               16 bytes
  *   record := u32 body_len  u32 crc32c(type, body)  u8 type  body[body_len]
  *
  * Record bodies (skey: the session's persistence key; id: the message id):
  *   MSG        u64 id, u8 qos, u8 retain, u16 topic_len, u32 payload_len, topic, payload
+ *   MSG_EXPIRY u64 id, u64 arrival (wall-clock ms since the epoch), u32 lifetime in seconds
+ *              (version 2; right after the MSG of a message that has a message_expiry)
  *   RETAIN     u64 id                     the message is now retained for its topic
  *   SESS       u32 skey, u16 len, client id
  *   SESS_DEL   u32 skey
@@ -29,6 +31,11 @@
  * records let recovery tell a torn tail (unsynced batches: anything after the first bad record
  * belongs to a batch never acknowledged) from corruption inside synced data (a later COMMIT
  * says the bad batch had been synced).
+ *
+ * Versions: 1 had no MSG_EXPIRY. Version 2 files are written; version 1 files are read (their
+ * messages have no lifetime) and rewritten as version 2 by a compaction at start-up, before
+ * anything is appended, so a file never mixes versions. A broker that knows only version 1
+ * refuses a version 2 file as not a Tern log instead of skipping records it cannot read.
  */
 #ifndef TERN_PERSIST_FORMAT_H
 #define TERN_PERSIST_FORMAT_H
@@ -37,7 +44,8 @@
 #include <string.h>
 
 #define PF_MAGIC "TERNLOG1"
-#define PF_VERSION 1u
+#define PF_VERSION 2u          /* written */
+#define PF_VERSION_MIN 1u      /* oldest read */
 #define PF_HEADER 16u
 #define PF_REC_HDR 9u
 #define PF_MAX_BODY (268435455u + 1024u)   /* a whole MQTT packet and change */
@@ -58,6 +66,7 @@ enum pf_type {
     PF_QOS2_IN,
     PF_QOS2_DONE,
     PF_COMMIT,
+    PF_MSG_EXPIRY,
 };
 
 /* Body sizes of the fixed-size records. */
@@ -71,6 +80,7 @@ enum pf_type {
 #define PF_PID_LEN 6u
 #define PF_INFL_LEN 17u
 #define PF_COMMIT_LEN 16u
+#define PF_MSG_EXPIRY_LEN 20u
 
 static inline void pf_put16(uint8_t *p, uint16_t v)
 {

@@ -24,6 +24,7 @@
 
 #include "broker.h"
 #include "conf.h"
+#include "expire.h"
 #include "persist_format.h"
 #include "queue.h"
 #include "retain.h"
@@ -118,6 +119,15 @@ static bool synced_data_follows(const uint8_t *d, size_t len, size_t off, uint64
     return false;
 }
 
+unsigned persist_file_version(const uint8_t *data, size_t len)
+{
+    if (len < PF_HEADER || memcmp(data, PF_MAGIC, 8) != 0 ||
+        pf_get32(data + 12) != persist_crc32c(0, data, 12))
+        return 0;
+    uint32_t v = pf_get32(data + 8);
+    return v >= PF_VERSION_MIN && v <= PF_VERSION ? v : 0;
+}
+
 int persist_scan(const uint8_t *data, size_t len, persist_rec_fn fn, void *ctx,
                  size_t *good_end, size_t *bad_at)
 {
@@ -127,7 +137,7 @@ int persist_scan(const uint8_t *data, size_t len, persist_rec_fn fn, void *ctx,
     *bad_at = 0;
     if (len < PF_HEADER)
         return len == 0 || memcmp(data, hdr, len) == 0 ? TERN_OK : TERN_EMALFORMED;
-    if (memcmp(data, hdr, PF_HEADER) != 0)
+    if (persist_file_version(data, len) == 0)
         return TERN_EMALFORMED;
     uint64_t last_commit = 0;
     size_t off = PF_HEADER;
@@ -242,6 +252,7 @@ struct replay {
     uint64_t seq;
     uint64_t records;
     uint64_t skipped;
+    unsigned version;     /* of the file's header; 0 for an empty file */
     int err;
 };
 
@@ -282,6 +293,16 @@ static bool apply_msg(struct replay *r, const uint8_t *b, size_t len)
     *slot = m;
     if (id > r->max_id)
         r->max_id = id;
+    return true;
+}
+
+static bool apply_msg_expiry(struct replay *r, const uint8_t *b, size_t len)
+{
+    struct msg *m = len == PF_MSG_EXPIRY_LEN ? msg_of(r, pf_get64(b)) : NULL;
+    int64_t arrived = m != NULL ? (int64_t)pf_get64(b + 8) : 0;
+    if (m == NULL || arrived < 0)
+        return false;
+    expire_restore(r->b, m, arrived, pf_get32(b + 16));
     return true;
 }
 
@@ -411,6 +432,7 @@ static void apply(void *ctx, uint8_t type, const uint8_t *b, size_t len)
     r->records++;
     switch (type) {
     case PF_MSG: ok = apply_msg(r, b, len); break;
+    case PF_MSG_EXPIRY: ok = apply_msg_expiry(r, b, len); break;
     case PF_RETAIN: {
         struct msg *m = len == PF_RETAIN_LEN ? msg_of(r, pf_get64(b)) : NULL;
         ok = m != NULL && m->retain && retain_set(r->b->retained, m) == TERN_OK;
@@ -489,6 +511,8 @@ static int replay_file(struct persist *p, struct replay *r, size_t size, size_t 
         }
     }
     int rc = persist_scan(map, size, apply, r, good, &bad);
+    if (size >= PF_HEADER)
+        r->version = persist_file_version(map, size);
     if (map != NULL)
         munmap(map, size);
     if (rc == TERN_EMALFORMED) {
@@ -576,6 +600,15 @@ static int load(struct persist *p, char *err, size_t errlen)
     if (r.max_id > b->next_msg_id)
         b->next_msg_id = r.max_id;
     persist_measure(p);
+    if (r.version != 0 && r.version < PF_VERSION) {
+        if (persist_compact(p) != TERN_OK) {
+            snprintf(err, errlen, "%s: cannot rewrite the version %u log as version %u: %s",
+                     p->path, r.version, PF_VERSION, strerror(errno));
+            return TERN_EIO;
+        }
+        LOG_NOTICE(&b->log, "Persistence: %s rewritten from format version %u to %u.",
+                   p->path, r.version, PF_VERSION);
+    }
     size_t n_sess = 0;
     size_t n_queued = 0;
     for (size_t i = 0; i < b->sessions.cap; i++) {

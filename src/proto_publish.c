@@ -19,6 +19,8 @@
 
 #include "broker.h"
 #include "conn.h"
+#include "expire.h"
+#include "listener.h"
 #include "persist.h"
 #include "proto.h"
 #include "security.h"
@@ -26,9 +28,11 @@
 #include "tern/err.h"
 #include "tern/msg.h"
 
-/* Creates and publishes the message. Returns TERN_OK or TERN_ENOMEM (nothing published). */
-static int publish(struct broker *b, const struct pkt_publish *pp)
+/* Creates and publishes the message with c's listener's message_expiry. Returns TERN_OK or
+ * TERN_ENOMEM (nothing published). */
+static int publish(struct conn *c, const struct pkt_publish *pp)
 {
+    struct broker *b = c->b;
     /* Under memory_limit a message is taken only with headroom left (1/16 of the limit) for
      * its fan-out: per-recipient headers, queue entries and acks. Otherwise it is refused
      * whole, before anything is acknowledged: QoS 0 is dropped, QoS 1/2 get no PUBACK/PUBREC,
@@ -46,6 +50,7 @@ static int publish(struct broker *b, const struct pkt_publish *pp)
                      b->mem.used, b->mem.limit, (unsigned long long)n);
         return TERN_ENOMEM;
     }
+    expire_stamp(b, m, c->lst != NULL ? c->lst->message_expiry : -1);
     broker_publish(b, m);
     msg_unref(&m);
     return TERN_OK;
@@ -93,11 +98,11 @@ int proto_publish(struct conn *c, const struct pkt *p)
     switch (pp->qos) {
     case 0:
         if (!drop)
-            publish(b, pp);
+            publish(c, pp);
         return TERN_OK;
     case 1:
         /* Without memory the message is not acknowledged, so the client resends it. */
-        if (!drop && publish(b, pp) != TERN_OK)
+        if (!drop && publish(c, pp) != TERN_OK)
             return TERN_OK;
         return persist_ack(b->persist, c, MQTT_PUBACK, pp->packet_id);
     default:
@@ -107,7 +112,7 @@ int proto_publish(struct conn *c, const struct pkt *p)
         }
         if (sess_qos2_add(c->sess, pp->packet_id) != TERN_OK)
             return TERN_OK;
-        if (!drop && publish(b, pp) != TERN_OK) {
+        if (!drop && publish(c, pp) != TERN_OK) {
             sess_qos2_release(c->sess, pp->packet_id);
             return TERN_OK;
         }

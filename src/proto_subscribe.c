@@ -43,6 +43,18 @@ static bool has_wildcard(const uint8_t *f, size_t len)
     return memchr(f, '+', len) != NULL || memchr(f, '#', len) != NULL;
 }
 
+/* The ACL's answer for a filter: one without wildcards needs read access to that topic. For
+ * "$share/GROUP/FILTER" the question is asked of FILTER, so sharing a subscription gains no
+ * access that a plain one would not have. */
+static bool may_subscribe(const struct sess *s, const uint8_t *f, size_t len)
+{
+    const uint8_t *group;
+    size_t glen;
+    if (share_is_shared(f, len) && share_parse(f, len, &group, &glen, &f, &len) != TERN_OK)
+        return true;                 /* sess_subscribe refuses it with 0x80 */
+    return has_wildcard(f, len) || security_may_read(s, f, len);
+}
+
 int proto_subscribe(struct conn *c, const struct pkt *p)
 {
     struct broker *b = c->b;
@@ -60,7 +72,7 @@ int proto_subscribe(struct conn *c, const struct pkt *p)
     size_t i = 0;
     codec_topic_iter_init(&it, t, true);
     while (codec_topic_next(&it, &f, &qos) && i < t->count) {
-        if (b->acl != NULL && !has_wildcard(f.p, f.len) && !security_may_read(s, f.p, f.len)) {
+        if (b->acl != NULL && !may_subscribe(s, f.p, f.len)) {
             b->stats.acl_denied_subscribe++;
             LOG_NOTICE(&b->log, "Denied SUBSCRIBE from client %s to '%.*s': acl_file gives no "
                        "read access.", s->client_id, (int)f.len, (const char *)f.p);

@@ -58,9 +58,15 @@ int queue_push(struct queue *q, struct msg *m, uint8_t qos, bool retain)
     e->m = msg_ref(m);
     e->qos = qos;
     e->retain = retain;
+    e->shared = false;
     q->count++;
     q->bytes += msg_size(m);
     return TERN_OK;
+}
+
+struct qentry *queue_at(struct queue *q, size_t i)
+{
+    return &q->ring[(q->head + i) & (q->cap - 1)];
 }
 
 struct qentry *queue_peek(struct queue *q)

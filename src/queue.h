@@ -20,6 +20,8 @@ struct qentry {
     struct msg *m;
     uint8_t qos;          /* QoS to deliver with: min(published, granted) */
     bool retain;          /* RETAIN flag to deliver with */
+    bool shared;          /* came through a shared subscription (share.c): handed to another
+                             member when the session's connection ends; not persisted */
 };
 
 struct queue {
@@ -39,8 +41,10 @@ void queue_cleanup(struct queue *q);
 bool queue_full(const struct queue *q, long max_messages, long long max_bytes,
                 size_t msg_bytes);
 
-/* Appends (m, qos, retain), taking a reference on m. TERN_OK or TERN_ENOMEM. */
+/* Appends (m, qos, retain) not shared, taking a reference on m. TERN_OK or TERN_ENOMEM. */
 int queue_push(struct queue *q, struct msg *m, uint8_t qos, bool retain);
+/* The i-th entry from the oldest (borrowed); i < q->count. */
+struct qentry *queue_at(struct queue *q, size_t i);
 /* The oldest entry, or NULL when empty (borrowed). */
 struct qentry *queue_peek(struct queue *q);
 /* Removes the oldest entry, moving its reference to *out. Returns false when empty. */

@@ -12,6 +12,7 @@
 
 #include "broker.h"
 #include "conn.h"
+#include "expire.h"
 #include "persist.h"
 #include "retain.h"
 #include "security.h"
@@ -306,7 +307,7 @@ static void send_qos0(struct sess *s, struct msg *m, bool retain)
     conn_send_publish(c, m, 0, retain, false, 0);
 }
 
-static void enqueue(struct sess *s, struct msg *m, uint8_t qos, bool retain)
+static void enqueue(struct sess *s, struct msg *m, uint8_t qos, bool retain, bool shared)
 {
     struct broker *b = s->b;
     if (queue_full(&s->pending, b->lim.max_queued_messages, b->lim.max_queued_bytes,
@@ -321,10 +322,43 @@ static void enqueue(struct sess *s, struct msg *m, uint8_t qos, bool retain)
         broker_dead_letter(b, m, "queue-full");
         return;
     }
-    if (queue_push(&s->pending, m, qos, retain) != TERN_OK)
+    if (queue_push(&s->pending, m, qos, retain) != TERN_OK) {
         b->stats.dropped_nomem++;
-    else
-        persist_q_push(b->persist, s, m, qos, retain);
+        return;
+    }
+    queue_at(&s->pending, s->pending.count - 1)->shared = shared;
+    persist_q_push(b->persist, s, m, qos, retain);
+}
+
+/* m (borrowed), just removed from s's queue, outlived its message_expiry. */
+static void drop_expired(struct sess *s, struct msg *m)
+{
+    struct broker *b = s->b;
+    uint64_t n = ++b->stats.dropped_expired;
+    if ((n & (n - 1)) == 0)
+        LOG_NOTICE(&b->log, "Dropping expired messages for client %s: '%s' waited over its "
+                   "message_expiry of %u s (%llu expired in all).", s->client_id, m->topic,
+                   m->expiry_s, (unsigned long long)n);
+    broker_dead_letter(b, m, "expired");
+}
+
+/* Queue entries that would be delivered now but outlived their message_expiry; retained
+ * messages sent for a new subscription do not expire (expire.h). */
+static bool entry_expired(const struct sess *s, const struct qentry *e)
+{
+    return !e->retain && expire_due(s->b, e->m);
+}
+
+void sess_expire_queued(struct sess *s)
+{
+    struct qentry *head;
+    struct qentry e;
+    while ((head = queue_peek(&s->pending)) != NULL && entry_expired(s, head)) {
+        queue_pop(&s->pending, &e);
+        persist_q_pop(s->b->persist, s, e.m, false, 0);
+        drop_expired(s, e.m);
+        msg_unref(&e.m);
+    }
 }
 
 /* Moves queued messages into the window while it is open (the client is online). */
@@ -336,6 +370,12 @@ static void drain(struct sess *s)
         if (head->qos > 0 && !window_open(s))
             break;
         queue_pop(&s->pending, &e);
+        if (entry_expired(s, &e)) {
+            persist_q_pop(s->b->persist, s, e.m, false, 0);
+            drop_expired(s, e.m);
+            msg_unref(&e.m);
+            continue;
+        }
         /* Queued before the username was known (a session restored from disk): check now. */
         if (s->b->acl != NULL &&
             !security_may_read(s, (const uint8_t *)e.m->topic, e.m->topic_len)) {
@@ -354,7 +394,7 @@ static void drain(struct sess *s)
     }
 }
 
-void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
+static void deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain, bool shared)
 {
     if (s->b->acl != NULL && s->user_known &&
         !security_may_read(s, (const uint8_t *)m->topic, m->topic_len)) {
@@ -363,7 +403,7 @@ void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
     }
     if (s->conn == NULL) {
         if (qos > 0 || s->b->lim.queue_qos0)
-            enqueue(s, m, qos, retain);
+            enqueue(s, m, qos, retain, shared);
         return;
     }
     if (qos == 0) {
@@ -372,8 +412,13 @@ void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
         if (send_new(s, m, qos, retain, false) != TERN_OK)
             s->b->stats.dropped_nomem++;
     } else {
-        enqueue(s, m, qos, retain);
+        enqueue(s, m, qos, retain, shared);
     }
+}
+
+void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain)
+{
+    deliver(s, m, qos, retain, false);
 }
 
 bool sess_can_take(const struct sess *s)
@@ -386,7 +431,7 @@ void sess_deliver_shared(struct sess *s, struct msg *m, uint8_t qos)
     if (qos == 0 || !sess_can_take(s) ||
         (s->b->acl != NULL && s->user_known &&
          !security_may_read(s, (const uint8_t *)m->topic, m->topic_len))) {
-        sess_deliver(s, m, qos, false);
+        deliver(s, m, qos, false, true);
         return;
     }
     if (send_new(s, m, qos, false, false) != TERN_OK) {
@@ -394,6 +439,30 @@ void sess_deliver_shared(struct sess *s, struct msg *m, uint8_t qos)
         return;
     }
     infl_at(s, s->infl_span - 1)->shared = true;
+}
+
+/* The queued part of sess_take_shared: one pass over the queue in order, passing on the
+ * shared entries and putting the others back at the tail (with their log records, so the
+ * logged queue stays the same as the one in memory; only QPOP/QPUSH are needed). */
+static void take_shared_queued(struct sess *s, void (*fn)(void *ctx, struct msg *m), void *ctx)
+{
+    struct queue *q = &s->pending;
+    bool any = false;
+    for (size_t i = 0; i < q->count && !any; i++)
+        any = queue_at(q, i)->shared;
+    if (!any)
+        return;
+    struct qentry e;
+    for (size_t n = q->count; n > 0 && queue_pop(q, &e); n--) {
+        persist_q_pop(s->b->persist, s, e.m, false, 0);
+        if (e.shared)
+            fn(ctx, e.m);
+        else if (queue_push(q, e.m, e.qos, e.retain) == TERN_OK)
+            persist_q_push(s->b->persist, s, e.m, e.qos, e.retain);
+        else
+            s->b->stats.dropped_nomem++;
+        msg_unref(&e.m);
+    }
 }
 
 void sess_take_shared(struct sess *s, void (*fn)(void *ctx, struct msg *m), void *ctx)
@@ -415,6 +484,7 @@ void sess_take_shared(struct sess *s, void (*fn)(void *ctx, struct msg *m), void
         s->infl_head = (s->infl_head + 1) & (s->infl_cap - 1);
         s->infl_span--;
     }
+    take_shared_queued(s, fn, ctx);
 }
 
 /* Finds the live in-flight entry with this packet id (the oldest is checked first: acks

@@ -92,8 +92,9 @@ bool sess_can_take(const struct sess *s);
 /* Delivers m (borrowed) at qos as one member of a shared subscription: like sess_deliver
  * (RETAIN 0), and a QoS 1/2 message sent at once is marked for handover. */
 void sess_deliver_shared(struct sess *s, struct msg *m, uint8_t qos);
-/* Removes every marked in-flight message s has not had PUBACK/PUBREC for and passes each to
- * fn (m borrowed for the call). For share.c, when s's connection ends. */
+/* Removes every marked in-flight message s has not had PUBACK/PUBREC for, then every queued
+ * message that came through a shared subscription, and passes each to fn (m borrowed for the
+ * call), oldest first. For share.c, when s's connection ends. */
 void sess_take_shared(struct sess *s, void (*fn)(void *ctx, struct msg *m), void *ctx);
 
 /* Looks up a session by client id; returns it (borrowed) or NULL. */
@@ -130,6 +131,10 @@ void sess_unsubscribe(struct sess *s, const uint8_t *filter, size_t len);
  * and counted here, so live fan-out and retained messages get the same check.
  */
 void sess_deliver(struct sess *s, struct msg *m, uint8_t qos, bool retain);
+
+/* Drops the expired messages at the head of s's queue (message_expiry; expire.c's sweep):
+ * each is counted and dead-lettered with reason "expired". */
+void sess_expire_queued(struct sess *s);
 
 /* Outbound acknowledgements. Each returns TERN_OK, or TERN_ENOTFOUND for an unknown id
  * (ignored by the caller, as clients may resend acks after a reconnect). */

@@ -8,7 +8,9 @@
  * unref frees the block through the struct mem it was allocated from.
  * Per-recipient state (packet id, granted QoS, DUP, QoS 2 phase) never lives here.
  * Besides refs, only persist.c writes after creation: id (once, when first published), prefs
- * and pgen (its own bookkeeping: how many logged holders, which log file has the body).
+ * and pgen (its own bookkeeping: how many logged holders, which log file has the body); and
+ * expire.c stamps expiry_s/expires_at once, before the message is first published or when
+ * persistence restores it.
  */
 #ifndef TERN_MSG_H
 #define TERN_MSG_H
@@ -28,6 +30,9 @@ struct msg {
     uint32_t prefs;         /* persistence: logged holders (queue, in-flight, retained slot) */
     uint64_t id;            /* broker-assigned, increasing; 0 until assigned */
     uint32_t pgen;          /* persistence: log generation holding the body; 0 = none */
+    uint32_t expiry_s;      /* message_expiry in force when it arrived; 0 = none */
+    uint64_t expires_at;    /* loop time (ms) it expires; 0 = not stamped yet (never),
+                               UINT64_MAX = never (expire.c) */
     struct mem *mem;
     uint8_t *payload;       /* points into this block, after the topic */
     char topic[];           /* topic_len bytes, NUL, then the payload */

@@ -46,6 +46,8 @@ int plat_poller_wait(struct plat_poller *p, struct plat_event *events, int max, 
 uint64_t plat_now_ms(void);
 uint64_t plat_now_us(void);
 int64_t plat_wall_time(void);
+/* Wall-clock milliseconds since the epoch (persisted message arrival times). */
+int64_t plat_wall_ms(void);
 
 /* Signals: SIGINT/SIGTERM request a stop, SIGHUP a reload, SIGUSR1 a log reopen. */
 #define PLAT_SIG_STOP   0x1u

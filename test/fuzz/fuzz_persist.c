@@ -16,6 +16,7 @@
 
 #include "broker.h"
 #include "conf.h"
+#include "expire.h"
 #include "loop.h"
 #include "persist.h"
 #include "retain.h"
@@ -30,6 +31,7 @@ static int load(struct broker *b, struct conf *c, const char *dir)
     char err[512];
     memset(b, 0, sizeof *b);
     mem_init(&b->mem, 0);
+    expire_init(b);
     b->loop = loop_new(&b->mem, 16);
     b->subs = topic_tree_new(&b->mem);
     b->retained = retain_new(&b->mem);
@@ -55,6 +57,7 @@ static void unload(struct broker *b, struct conf *c)
     retain_free(b->retained);
     topic_tree_free(b->subs);
     mem_free(&b->mem, b->match);
+    expire_cleanup(b);
     loop_free(b->loop);
     conf_cleanup(c);
     if (b->mem.used != 0)

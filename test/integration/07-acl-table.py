@@ -2,7 +2,7 @@
 """ACL file (Mosquitto format) as a table of 40 allow/deny cases through real connections:
 write rights at publish (a denied QoS 1 PUBLISH is still PUBACKed but not delivered), read rights
 at delivery (a subscription to # never yields a topic the client may not read), SUBACK 0x80 for a
-non-wildcard filter the client may not read, retained messages filtered the same way, wills
+non-wildcard filter the client may not read (for $share/GROUP/FILTER: FILTER), retained messages filtered the same way, wills
 checked as publishes of their client, '#', '+', deny-before-allow, %c and %u patterns, the
 anonymous section and $SYS. Each case is decided by a marker published after it (everything the
 broker routed before the marker arrives first), so no case waits on a timeout."""
@@ -87,6 +87,12 @@ SUB_CASES = [
     ("bob", "b1", "home/alice/temp", 0x80),
     (None, "anon1", "private/x", 0x80),
     (None, "anon1", "public/x", 1),
+    # $share/GROUP/FILTER is checked on FILTER, as a plain subscription would be
+    ("alice", "a1", "$share/g/home/alice/secret", 0x80),
+    ("alice", "a1", "$share/g/home/alice/temp", 1),
+    ("bob", "b1", "$share/g/home/alice/temp", 0x80),
+    (None, "anon1", "$share/g/private/x", 0x80),
+    (None, "anon1", "$share/g/public/x", 1),
 ]
 
 
@@ -163,7 +169,7 @@ def body():
             check_eq(topic in seen, want, "will of alice to %r" % topic)
             n += 1
         admin.disconnect()
-        check(n >= 40 or not is_tern(), "only %d cases" % n)
+        check(n >= 45 or not is_tern(), "only %d cases" % n)
         note("%d ACL cases passed" % n)
 
 

@@ -467,6 +467,47 @@ START_TEST(test_conf_dead_letter_topic)
 }
 END_TEST
 
+START_TEST(test_conf_message_expiry_global_listener_and_patterns)
+{
+    ck_assert_int_eq(c.message_expiry, 0);
+    ck_assert_int_eq(load("message_expiry 30\n"
+                          "message_expiry 0 keep/#\n"
+                          "listener 1883\n"
+                          "message_expiry 5\n"
+                          "message_expiry 600 slow/+/x\n"
+                          "listener 1884\n"), TERN_OK);
+    ck_assert_int_eq(c.message_expiry, 30);
+    ck_assert_uint_eq(c.n_listeners, 2);
+    ck_assert_int_eq(c.listeners[0].message_expiry, 5);     /* listener-scoped */
+    ck_assert_int_eq(c.listeners[1].message_expiry, -1);    /* the global value applies */
+    ck_assert_uint_eq(c.n_expiry_rules, 2);                 /* patterns are global, in order */
+    ck_assert_str_eq(c.expiry_rules[0].filter, "keep/#");
+    ck_assert_int_eq(c.expiry_rules[0].seconds, 0);
+    ck_assert_str_eq(c.expiry_rules[1].filter, "slow/+/x");
+    ck_assert_int_eq(c.expiry_rules[1].seconds, 600);
+    ck_assert_int_eq(warns.n, 0);
+}
+END_TEST
+
+START_TEST(test_conf_message_expiry_errors)
+{
+    expect_error("message_expiry\n",
+                 "t.conf:1: message_expiry: missing value (expected SECONDS [PATTERN])");
+    conf_cleanup(&c);
+    conf_init(&c);
+    expect_error("message_expiry -1\n",
+                 "t.conf:1: message_expiry: value -1 out of range (0-315360000)");
+    conf_cleanup(&c);
+    conf_init(&c);
+    expect_error("message_expiry 5 a/#/b\n",
+                 "t.conf:1: message_expiry: 'a/#/b' is not a valid topic filter");
+    conf_cleanup(&c);
+    conf_init(&c);
+    expect_error("message_expiry 5 a b\n",
+                 "t.conf:1: message_expiry: unexpected extra value 'b'");
+}
+END_TEST
+
 START_TEST(test_conf_sys_interval_range)
 {
     ck_assert_int_eq(load("sys_interval 3\n"), TERN_OK);
@@ -748,6 +789,8 @@ START_TEST(test_conf_shipped_tern_conf_defaults_are_the_real_defaults)
     ck_assert(c.persistence == d.persistence);
     ck_assert(c.allow_anonymous == d.allow_anonymous);
     ck_assert_int_eq(c.autosave_interval, d.autosave_interval);
+    ck_assert_int_eq(c.message_expiry, d.message_expiry);
+    ck_assert_uint_eq(c.n_expiry_rules, 0);
     ck_assert_uint_eq(c.log_dest, d.log_dest);
     ck_assert_uint_eq(c.log_type, d.log_type);
     free(text);
@@ -801,6 +844,9 @@ Suite *conf_suite(void)
     tcase_add_test(tc, test_conf_log_dest_repeats_and_replaces_default);
     tcase_add_test(tc, test_conf_log_dest_none_and_unsupported);
     tcase_add_test(tc, test_conf_log_type_repeats_and_replaces_default);
+
+    tcase_add_test(tc, test_conf_message_expiry_global_listener_and_patterns);
+    tcase_add_test(tc, test_conf_message_expiry_errors);
 
     tcase_add_test(tc, test_conf_comments_and_blank_lines);
     tcase_add_test(tc, test_conf_crlf_tolerated);

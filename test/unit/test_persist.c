@@ -20,6 +20,7 @@
 #include "broker.h"
 #include "conf.h"
 #include "conn.h"
+#include "expire.h"
 #include "listener.h"
 #include "loop.h"
 #include "persist.h"
@@ -30,6 +31,7 @@
 #include "tern/codec.h"
 #include "tern/err.h"
 #include "tern/mqtt.h"
+#include "tern/platform.h"
 #include "tern/msg.h"
 #include "topic_tree.h"
 
@@ -66,6 +68,7 @@ static int open_store(struct fixture *f, const char *dir)
 {
     memset(f, 0, sizeof *f);
     mem_init(&f->b.mem, 0);
+    expire_init(&f->b);
     f->b.loop = loop_new(&f->b.mem, 16);
     f->b.subs = topic_tree_new(&f->b.mem);
     f->b.retained = retain_new(&f->b.mem);
@@ -95,6 +98,7 @@ static void close_store(struct fixture *f)
     retain_free(f->b.retained);
     topic_tree_free(f->b.subs);
     mem_free(&f->b.mem, f->b.match);
+    expire_cleanup(&f->b);
     loop_free(f->b.loop);
     if (f->peer_fd > 0)
         close(f->peer_fd);
@@ -627,6 +631,109 @@ START_TEST(test_persist_corrupt_middle_names_file_and_offset)
 }
 END_TEST
 
+START_TEST(test_persist_reads_version_1_and_rewrites_it_as_version_2)
+{
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    build_log(dir);
+    size_t len;
+    uint8_t *d = read_log(dir, &len);
+    ck_assert_uint_eq(pf_get32(d + 8), PF_VERSION);
+    /* The same records under a version 1 header: what a broker before message_expiry wrote. */
+    pf_put32(d + 8, 1);
+    pf_put32(d + 12, persist_crc32c(0, d, 12));
+    write_log(dir, d, len);
+    free(d);
+    struct fixture f;
+    ck_assert_int_eq(open_store(&f, dir), TERN_OK);
+    ck_assert_int_eq(check_recovered(&f), N_MSGS);
+    close_store(&f);
+    d = read_log(dir, &len);
+    ck_assert_uint_eq(pf_get32(d + 8), PF_VERSION);        /* rewritten at start-up */
+    free(d);
+    ck_assert_int_eq(open_store(&f, dir), TERN_OK);
+    ck_assert_int_eq(check_recovered(&f), N_MSGS);
+    close_store(&f);
+    /* A version this build does not know is refused, not half read. */
+    d = read_log(dir, &len);
+    pf_put32(d + 8, PF_VERSION + 1);
+    pf_put32(d + 12, persist_crc32c(0, d, 12));
+    write_log(dir, d, len);
+    free(d);
+    ck_assert_int_eq(open_store(&f, dir), TERN_EMALFORMED);
+    close_store(&f);
+    remove_dir(dir);
+}
+END_TEST
+
+struct expiry_recs {
+    int n;
+    uint32_t seconds;
+    int64_t arrived;
+};
+
+static void count_expiry(void *ctx, uint8_t type, const uint8_t *body, size_t len)
+{
+    struct expiry_recs *r = ctx;
+    if (type != PF_MSG_EXPIRY)
+        return;
+    ck_assert_uint_eq(len, PF_MSG_EXPIRY_LEN);
+    r->n++;
+    r->arrived = (int64_t)pf_get64(body + 8);
+    r->seconds = pf_get32(body + 16);
+}
+
+static struct expiry_recs scan_expiry(const char *dir)
+{
+    struct expiry_recs r = {0};
+    size_t len;
+    size_t good;
+    size_t bad;
+    uint8_t *d = read_log(dir, &len);
+    ck_assert_int_eq(persist_scan(d, len, count_expiry, &r, &good, &bad), TERN_OK);
+    ck_assert_uint_eq(good, len);
+    free(d);
+    return r;
+}
+
+START_TEST(test_persist_message_lifetime_and_arrival_survive_restart_and_compaction)
+{
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    struct fixture f;
+    ck_assert_int_eq(open_store(&f, dir), TERN_OK);
+    f.b.expiry.global_s = 60;
+    struct sess *s = sess_new(&f.b, (const uint8_t *)"sub", 3, false);
+    ck_assert_int_eq(sess_subscribe(s, (const uint8_t *)"t/#", 3, 1), TERN_OK);
+    int64_t t0 = plat_wall_ms();
+    publish(&f, "t/a", "lives 60 s", 1, false);
+    persist_commit(f.b.persist);
+    close_store(&f);
+    struct expiry_recs r = scan_expiry(dir);
+    ck_assert_int_eq(r.n, 1);
+    ck_assert_uint_eq(r.seconds, 60);
+    ck_assert_int_ge(r.arrived, t0 - 1000);
+    ck_assert_int_le(r.arrived, plat_wall_ms());
+    ck_assert_int_eq(open_store(&f, dir), TERN_OK);        /* global_s is 0 now: kept anyway */
+    s = sess_find(&f.b, (const uint8_t *)"sub", 3);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(s->pending.count, 1);
+    struct msg *m = queue_peek(&s->pending)->m;
+    ck_assert_uint_eq(m->expiry_s, 60);
+    ck_assert(!expire_due(&f.b, m));
+    ck_assert_uint_le(m->expires_at - loop_now(f.b.loop), 60000);
+    ck_assert_uint_ge(m->expires_at - loop_now(f.b.loop), 55000);
+    ck_assert(f.b.expiry.active);                           /* the sweep runs for it */
+    ck_assert_int_eq(persist_compact(f.b.persist), TERN_OK);
+    close_store(&f);
+    r = scan_expiry(dir);
+    ck_assert_int_eq(r.n, 1);                               /* compaction keeps it */
+    ck_assert_uint_eq(r.seconds, 60);
+    ck_assert_int_ge(r.arrived, t0 - 1100);
+    remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_persist_foreign_file_is_refused)
 {
     char dir[64];
@@ -711,6 +818,8 @@ Suite *persist_suite(void)
     tcase_add_test(tc, test_persist_flipped_bytes_never_crash_or_invent);
     tcase_add_test(tc, test_persist_corrupt_middle_names_file_and_offset);
     tcase_add_test(tc, test_persist_foreign_file_is_refused);
+    tcase_add_test(tc, test_persist_reads_version_1_and_rewrites_it_as_version_2);
+    tcase_add_test(tc, test_persist_message_lifetime_and_arrival_survive_restart_and_compaction);
     tcase_add_test(tc, test_persist_second_broker_on_one_directory_is_refused);
     tcase_add_test(tc, test_persist_sync_option_parses_each_mode_and_rejects_others);
     suite_add_tcase(s, tc);
