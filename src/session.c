@@ -224,8 +224,9 @@ static void retry_schedule(struct sess *s, struct infl *e)
 static void infl_release(struct sess *s, struct infl *e);
 
 /* Resends (DUP) every due PUBLISH still waiting for PUBACK/PUBREC, or drops it once it was
- * sent max_delivery_attempts times; re-arms for the earliest next one. PUBRELs are resent
- * only on reconnect. */
+ * sent max_delivery_attempts times; resends a due PUBREL still waiting for PUBCOMP (the
+ * message is delivered by then, so a PUBREL is never dropped: it backs off up to
+ * retry_max_interval); re-arms for the earliest next one. */
 static void retry_fire(struct loop *l, struct loop_timer *t, void *data)
 {
     struct sess *s = data;
@@ -234,6 +235,17 @@ static void retry_fire(struct loop *l, struct loop_timer *t, void *data)
     uint64_t next = UINT64_MAX;
     for (size_t i = 0; s->conn != NULL && i < s->infl_span; i++) {
         struct infl *e = infl_at(s, i);
+        if (e->state == INFL_WAIT_PUBCOMP) {
+            if (e->due <= now) {
+                conn_send_ack(s->conn, MQTT_PUBREL, e->packet_id);
+                b->stats.retries++;
+                if (e->attempts < UINT8_MAX)
+                    e->attempts++;
+                e->due = now + backoff(b, e->attempts);
+            }
+            next = e->due < next ? e->due : next;
+            continue;
+        }
         if ((e->state != INFL_WAIT_PUBACK && e->state != INFL_WAIT_PUBREC) || e->m == NULL)
             continue;
         if (e->due > now) {
@@ -529,7 +541,11 @@ int sess_on_pubrec(struct sess *s, uint16_t packet_id)
     /* A repeated PUBREC (after a reconnect) is answered with PUBREL again. */
     if (e->state == INFL_WAIT_PUBREC)
         persist_infl_pubrec(s->b->persist, s, e->m, packet_id);
-    e->state = INFL_WAIT_PUBCOMP;
+    if (e->state == INFL_WAIT_PUBREC) {
+        e->state = INFL_WAIT_PUBCOMP;
+        e->attempts = 1;
+        retry_schedule(s, e);
+    }
     msg_unref(&e->m);
     return s->conn != NULL ? conn_send_ack(s->conn, MQTT_PUBREL, packet_id) : TERN_OK;
 }
@@ -626,8 +642,10 @@ void sess_attach(struct sess *s, struct conn *c)
         if (e->state == INFL_WAIT_PUBACK || e->state == INFL_WAIT_PUBREC) {
             conn_send_publish(c, e->m, e->qos, e->retain, true, e->packet_id);
             retry_schedule(s, e);
-        } else if (e->state == INFL_WAIT_PUBCOMP)
+        } else if (e->state == INFL_WAIT_PUBCOMP) {
             conn_send_ack(c, MQTT_PUBREL, e->packet_id);
+            retry_schedule(s, e);
+        }
     }
     drain(s);
 }
