@@ -182,21 +182,18 @@ static bool numeric_addrs(const char *address, unsigned port, struct numeric_add
     } else {
         return false;
     }
-    if (want4) {
+    struct sockaddr *sa[2] = {(struct sockaddr *)&out->v4, (struct sockaddr *)&out->v6};
+    socklen_t salen[2] = {sizeof out->v4, sizeof out->v6};
+    bool want[2] = {want4, want6};
+    for (int k = 0; k < 2; k++) {
+        if (!want[k])
+            continue;
         struct addrinfo *ai = &out->ai[out->n++];
-        ai->ai_family = AF_INET;
+        ai->ai_family = sa[k]->sa_family;
         ai->ai_socktype = SOCK_STREAM;
         ai->ai_protocol = IPPROTO_TCP;
-        ai->ai_addr = (struct sockaddr *)&out->v4;
-        ai->ai_addrlen = sizeof out->v4;
-    }
-    if (want6) {
-        struct addrinfo *ai = &out->ai[out->n++];
-        ai->ai_family = AF_INET6;
-        ai->ai_socktype = SOCK_STREAM;
-        ai->ai_protocol = IPPROTO_TCP;
-        ai->ai_addr = (struct sockaddr *)&out->v6;
-        ai->ai_addrlen = sizeof out->v6;
+        ai->ai_addr = sa[k];
+        ai->ai_addrlen = salen[k];
     }
     return true;
 }

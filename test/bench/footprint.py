@@ -85,6 +85,17 @@ def mbedtls_bytes(binary):
     return total
 
 
+def stop(proc):
+    """SIGTERM to the broker this script started (by its pid), SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def idle_rss(binary, starts):
     """Starts the broker `starts` times on an idle listener; [(rss_kb, pss_kb, uss_kb)]."""
     out = []
@@ -106,12 +117,7 @@ def idle_rss(binary, starts):
                         pss = int(line.split()[1])
             out.append((rss_kb(proc.pid), pss, private_kb(proc.pid)))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
             shutil.rmtree(d, ignore_errors=True)
     return out
 
@@ -245,13 +251,7 @@ def measure_native(binary, window, n_clients=1000, persistence=False):
     finally:
         for s in clients:
             s.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop(proc)
         shutil.rmtree(d, ignore_errors=True)
     return res
 
