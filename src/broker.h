@@ -33,6 +33,7 @@ struct auth_file;
 struct auth_throttle;
 struct acl;
 struct http_conn;
+struct bridge;
 
 /* One recipient of a publish being fanned out. */
 struct match_entry {
@@ -108,6 +109,8 @@ struct broker {
     struct auth_file *pw;           /* password_file; NULL when none (security.c) */
     struct acl *acl;                /* acl_file; NULL when none: everything allowed */
     struct auth_throttle *throttle; /* failed logins per address */
+    struct bridge *bridges;         /* the config's connection sections (bridge.c) */
+    size_t n_bridges;
 };
 
 /* Copies the config's limits into b->lim (start-up and SIGHUP). */

@@ -24,6 +24,7 @@ struct msg *msg_new(struct mem *mem, const uint8_t *topic, size_t topic_len,
     m->id = 0;
     m->prefs = 0;
     m->pgen = 0;
+    m->origin = NULL;
     m->mem = mem;
     memcpy(m->topic, topic, topic_len);
     m->topic[topic_len] = '\0';

@@ -26,8 +26,9 @@
 #include "tern/err.h"
 #include "tern/msg.h"
 
-/* Creates and publishes the message. Returns TERN_OK or TERN_ENOMEM (nothing published). */
-static int publish(struct broker *b, const struct pkt_publish *pp)
+/* Creates and publishes the message, marked as coming from session origin (borrowed, for
+ * no-local fan-out). Returns TERN_OK or TERN_ENOMEM (nothing published). */
+static int publish(struct broker *b, const struct pkt_publish *pp, const struct sess *origin)
 {
     /* Under memory_limit a message is taken only with headroom left (1/16 of the limit) for
      * its fan-out: per-recipient headers, queue entries and acks. Otherwise it is refused
@@ -46,6 +47,7 @@ static int publish(struct broker *b, const struct pkt_publish *pp)
                      b->mem.used, b->mem.limit, (unsigned long long)n);
         return TERN_ENOMEM;
     }
+    m->origin = origin;
     broker_publish(b, m);
     msg_unref(&m);
     return TERN_OK;
@@ -93,11 +95,11 @@ int proto_publish(struct conn *c, const struct pkt *p)
     switch (pp->qos) {
     case 0:
         if (!drop)
-            publish(b, pp);
+            publish(b, pp, c->sess);
         return TERN_OK;
     case 1:
         /* Without memory the message is not acknowledged, so the client resends it. */
-        if (!drop && publish(b, pp) != TERN_OK)
+        if (!drop && publish(b, pp, c->sess) != TERN_OK)
             return TERN_OK;
         return persist_ack(b->persist, c, MQTT_PUBACK, pp->packet_id);
     default:
@@ -107,7 +109,7 @@ int proto_publish(struct conn *c, const struct pkt *p)
         }
         if (sess_qos2_add(c->sess, pp->packet_id) != TERN_OK)
             return TERN_OK;
-        if (!drop && publish(b, pp) != TERN_OK) {
+        if (!drop && publish(b, pp, c->sess) != TERN_OK) {
             sess_qos2_release(c->sess, pp->packet_id);
             return TERN_OK;
         }

@@ -7,7 +7,7 @@
  * m; msg_unref drops the caller's reference and sets the caller's pointer to NULL. The last
  * unref frees the block through the struct mem it was allocated from.
  * Per-recipient state (packet id, granted QoS, DUP, QoS 2 phase) never lives here.
- * Besides refs, only persist.c writes after creation: id (once, when first published), prefs
+ * Besides refs and origin (set once, before it is published), only persist.c writes after creation: id (once, when first published), prefs
  * and pgen (its own bookkeeping: how many logged holders, which log file has the body).
  */
 #ifndef TERN_MSG_H
@@ -28,6 +28,10 @@ struct msg {
     uint32_t prefs;         /* persistence: logged holders (queue, in-flight, retained slot) */
     uint64_t id;            /* broker-assigned, increasing; 0 until assigned */
     uint32_t pgen;          /* persistence: log generation holding the body; 0 = none */
+    const void *origin;     /* the session it came in through (a bridge's, or a client's);
+                               an identity compared during fan-out (a no-local session is
+                               not sent its own messages), never dereferenced; NULL for the
+                               broker's own messages. Set by the creator before publishing. */
     struct mem *mem;
     uint8_t *payload;       /* points into this block, after the topic */
     char topic[];           /* topic_len bytes, NUL, then the payload */

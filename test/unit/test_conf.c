@@ -423,17 +423,20 @@ START_TEST(test_conf_unsupported_keys_warn_and_continue)
         "crlfile /etc/crl.pem\n"
         "connection bridge1\n"
         "address 10.0.0.1:1883\n"
+        "notifications false\n"
         "topic # both 0\n"
+        "bridge_attempt_unsubscribe true\n"
         "sys_interval 0\n"
         "plugin_opt_foo bar\n"
         "max_keepalive 30\n";
     ck_assert_int_eq(load(text), TERN_OK);
-    ck_assert_int_eq(warns.n, 5);
+    ck_assert_int_eq(warns.n, 4);
     ck_assert_str_eq(warns.msg[0], "t.conf:2: unsupported option 'crlfile' (ignored)");
-    ck_assert_str_eq(warns.msg[1], "t.conf:3: unsupported option 'connection' (ignored)");
-    ck_assert_str_eq(warns.msg[2], "t.conf:4: unsupported option 'address' (ignored)");
-    ck_assert_str_eq(warns.msg[3], "t.conf:5: unsupported option 'topic' (ignored)");
-    ck_assert_str_eq(warns.msg[4], "t.conf:7: unsupported option 'plugin_opt_foo' (ignored)");
+    ck_assert_str_eq(warns.msg[1], "t.conf:5: unsupported option 'notifications' (ignored)");
+    ck_assert_str_eq(warns.msg[2],
+                     "t.conf:7: unsupported option 'bridge_attempt_unsubscribe' (ignored)");
+    ck_assert_str_eq(warns.msg[3], "t.conf:9: unsupported option 'plugin_opt_foo' (ignored)");
+    ck_assert_uint_eq(c.n_bridges, 1);
     ck_assert_uint_eq(c.max_keepalive, 30);
     ck_assert_int_eq(c.sys_interval, 0);
 }
