@@ -758,6 +758,124 @@ START_TEST(test_conf_shipped_tern_conf_defaults_are_the_real_defaults)
 }
 END_TEST
 
+/* ---- bridge sections ---- */
+
+START_TEST(test_conf_bridge_section_parsed)
+{
+    const char *text =
+        "connection up\n"
+        "address 10.0.0.1:1884\n"
+        "remote_clientid gw1\n"
+        "remote_username u\n"
+        "remote_password p\n"
+        "cleansession true\n"
+        "try_private false\n"
+        "keepalive_interval 30\n"
+        "restart_timeout 2 20\n"
+        "topic sensors/# out 1 gw/ site1/\n"
+        "topic cmd/# in 2\n"
+        "topic \"\" both 0 a/b c/d\n"
+        "connection second\n"
+        "address example.org\n"
+        "topic x\n";
+    ck_assert_int_eq(load(text), TERN_OK);
+    ck_assert_int_eq(warns.n, 0);
+    ck_assert_uint_eq(c.n_bridges, 2);
+    const struct conf_bridge *b = &c.bridges[0];
+    ck_assert_str_eq(b->name, "up");
+    ck_assert_str_eq(b->file, "t.conf");
+    ck_assert_uint_eq(b->line, 1);
+    ck_assert_str_eq(b->host, "10.0.0.1");
+    ck_assert_uint_eq(b->port, 1884);
+    ck_assert_str_eq(b->remote_clientid, "gw1");
+    ck_assert_str_eq(b->remote_username, "u");
+    ck_assert_str_eq(b->remote_password, "p");
+    ck_assert(b->cleansession);
+    ck_assert(!b->try_private);
+    ck_assert_int_eq(b->keepalive, 30);
+    ck_assert_int_eq(b->restart_base, 2);
+    ck_assert_int_eq(b->restart_cap, 20);
+    ck_assert_uint_eq(b->n_topics, 3);
+    ck_assert_str_eq(b->topics[0].pattern, "sensors/#");
+    ck_assert_uint_eq(b->topics[0].dir, CONF_BRIDGE_OUT);
+    ck_assert_uint_eq(b->topics[0].qos, 1);
+    ck_assert_str_eq(b->topics[0].local_prefix, "gw/");
+    ck_assert_str_eq(b->topics[0].remote_prefix, "site1/");
+    ck_assert_uint_eq(b->topics[1].dir, CONF_BRIDGE_IN);
+    ck_assert_uint_eq(b->topics[1].qos, 2);
+    ck_assert_str_eq(b->topics[1].local_prefix, "");
+    ck_assert_str_eq(b->topics[2].pattern, "");
+    ck_assert_uint_eq(b->topics[2].dir, CONF_BRIDGE_BOTH);
+    ck_assert_str_eq(b->topics[2].local_prefix, "a/b");
+    /* Mosquitto's defaults. */
+    b = &c.bridges[1];
+    ck_assert_str_eq(b->host, "example.org");
+    ck_assert_uint_eq(b->port, 1883);
+    ck_assert_ptr_null(b->remote_clientid);
+    ck_assert(!b->cleansession);
+    ck_assert(b->try_private);
+    ck_assert_int_eq(b->keepalive, 60);
+    ck_assert_int_eq(b->restart_base, 5);
+    ck_assert_int_eq(b->restart_cap, 30);
+    ck_assert_uint_eq(b->topics[0].dir, CONF_BRIDGE_OUT);
+    ck_assert_uint_eq(b->topics[0].qos, 0);
+}
+END_TEST
+
+START_TEST(test_conf_bridge_errors)
+{
+    expect_error("address 10.0.0.1\n", "t.conf:1: address: no bridge defined yet (put it after "
+                 "a 'connection NAME' line)");
+    conf_cleanup(&c);
+    expect_error("topic a out\n", "t.conf:1: topic: no bridge defined yet (put it after a "
+                 "'connection NAME' line)");
+    conf_cleanup(&c);
+    expect_error("connection up\ntopic a/# out 1\n", "t.conf:1: connection up: no address given");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\n", "t.conf:1: connection up: no topic given");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/# sideways 1\n",
+                 "t.conf:3: topic: direction 'sideways' is not in, out or both");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/# in 3\n",
+                 "t.conf:3: topic: QoS '3' is not 0, 1 or 2");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/# in 1 x/\n",
+                 "t.conf:3: topic: a local prefix needs a remote prefix too");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/# in 1 x/# y/\n",
+                 "t.conf:3: topic: a prefix may not contain + or #");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/#/b in 1\n",
+                 "t.conf:3: topic: 'a/#/b' is not a valid topic filter");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h:99999\n",
+                 "t.conf:2: address: invalid port '99999' (1-65535)");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h:1 k:2\n",
+                 "t.conf:2: address: only one address per bridge is supported");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\naddress k\n",
+                 "t.conf:3: address: duplicate value (already set to 'h')");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a\nconnection up\n",
+                 "t.conf:4: connection: duplicate bridge name 'up'");
+    conf_cleanup(&c);
+    expect_error("connection up\nbridge_cafile /etc/ca.pem\n",
+                 "t.conf:2: bridge_cafile: TLS bridges are not supported yet (bridge 'up' "
+                 "would connect in the clear)");
+    conf_cleanup(&c);
+    expect_error("connection up\nkeepalive_interval 0\n",
+                 "t.conf:2: keepalive_interval: '0' is not a number of seconds (1-65535)");
+    conf_cleanup(&c);
+    expect_error("connection up\nrestart_timeout 10 5\n",
+                 "t.conf:2: restart_timeout: cap '5' must be a number of seconds at least 10");
+    conf_cleanup(&c);
+    expect_error("connection up\ntry_private yes\n",
+                 "t.conf:2: try_private: 'yes' is not a boolean (use true or false)");
+}
+END_TEST
+
 Suite *conf_suite(void)
 {
     Suite *s = suite_create("conf");
@@ -799,6 +917,8 @@ Suite *conf_suite(void)
     tcase_add_test(tc, test_conf_sys_interval_range);
     tcase_add_test(tc, test_conf_retry_keys);
     tcase_add_test(tc, test_conf_dead_letter_topic);
+    tcase_add_test(tc, test_conf_bridge_section_parsed);
+    tcase_add_test(tc, test_conf_bridge_errors);
     tcase_add_test(tc, test_conf_unsupported_without_warn_callback);
 
     tcase_add_test(tc, test_conf_log_dest_repeats_and_replaces_default);
