@@ -10,7 +10,10 @@
  * remote go to the same session handlers a client's do (proto_publish.c).
  *
  * Name resolution uses getaddrinfo at each attempt, which blocks the loop while a resolver
- * answers; numeric addresses never wait. The TCP connect itself is non-blocking.
+ * answers; numeric addresses never wait. The TCP connect itself is non-blocking. With
+ * bridge_cafile/bridge_capath the connection runs over net_tls.c's client side: CONNECT waits
+ * in the output queue until the handshake, which checks the remote's certificate (and its
+ * host name unless bridge_insecure), is done.
  */
 #include "bridge.h"
 
@@ -26,6 +29,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "listener.h"
+#include "net_tls.h"
 #include "persist.h"
 #include "proto.h"
 #include "session.h"
@@ -214,11 +218,18 @@ static void established(struct bridge *br)
     loop_unwatch(b->loop, fd);
     loop_timer_stop(b->loop, &br->timer);
     br->fd = -1;
-    if (conn_connect(b, fd, &net_tcp_transport, br->peer, br, &br->c) != TERN_OK) {
+    const struct transport *tp = br->tls != NULL ? &net_tls_transport : &net_tcp_transport;
+    if (conn_connect(b, fd, tp, br->peer, br, &br->c) != TERN_OK) {
         attempt_failed(br, "out of memory for the connection");
         return;
     }
     br->state = BRIDGE_WAIT_CONNACK;
+    /* With TLS, CONNECT waits in the output queue until the handshake is done. */
+    if (br->tls != NULL &&
+        net_tls_client_open(br->c, br->tls, br->cf->host, br->cf->insecure) != TERN_OK) {
+        conn_close(br->c, "out of memory for TLS");
+        return;
+    }
     if (send_connect(br) != TERN_OK)
         conn_close(br->c, "out of memory for CONNECT");
 }
@@ -589,6 +600,11 @@ static int start_one(struct broker *b, struct bridge *br, const struct conf_brid
     snprintf(br->peer, sizeof br->peer, "%s:%u", cf->host, cf->port);
     if (bridge_routes_build(&b->mem, cf, &br->routes, &br->n_routes) != TERN_OK)
         goto nomem;
+    if (cf->cafile != NULL || cf->capath != NULL) {
+        char why[400];
+        if (net_tls_client_new(b, cf, &br->tls, why, sizeof why) != TERN_OK)
+            return conf_errorf(err, errlen, cf->file, cf->line, "%s", why);
+    }
     br->remote_id = cf->remote_clientid != NULL ? join(&b->mem, cf->remote_clientid, "")
                                                 : default_remote_id(&b->mem, cf->name);
     if (br->remote_id == NULL)
@@ -660,6 +676,8 @@ void bridge_free_all(struct broker *b)
             br->s->bridge = NULL;
         bridge_routes_free(&b->mem, br->routes, br->n_routes);
         mem_free(&b->mem, br->remote_id);
+        if (br->tls != NULL)
+            net_tls_client_free(b, br->tls);
     }
     mem_free(&b->mem, b->bridges);
     b->bridges = NULL;

@@ -35,6 +35,7 @@ struct mem;
 struct msg;
 struct pkt;
 struct sess;
+struct tls_listener;
 
 /* One topic line, with its two full filters built once. */
 struct bridge_route {
@@ -59,6 +60,7 @@ struct bridge {
     size_t n_routes;
     char *remote_id;                     /* owned */
     struct sess *s;                      /* the local session (owned by the session table) */
+    struct tls_listener *tls;            /* client TLS configuration (net_tls.c), or NULL */
     struct conn *c;                      /* open connection, or NULL */
     int fd;                              /* connecting socket, or -1 */
     enum bridge_state state;

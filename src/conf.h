@@ -76,6 +76,12 @@ struct conf_bridge {
     long keepalive;             /* keepalive_interval, seconds; default 60 */
     long restart_base;          /* restart_timeout BASE [CAP], seconds; default 5 and 30 */
     long restart_cap;
+    char *cafile;               /* bridge_cafile / bridge_capath: TLS to the remote, which
+                                   must present a certificate these CAs signed */
+    char *capath;
+    char *certfile;             /* bridge_certfile / bridge_keyfile: our client certificate */
+    char *keyfile;
+    bool insecure;              /* bridge_insecure: do not check the remote's host name */
     struct conf_bridge_topic *topics;
     size_t n_topics;
 };

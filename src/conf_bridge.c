@@ -7,9 +7,9 @@
  * Keys: address HOST[:PORT] (one address; default port 1883), topic PATTERN [in|out|both
  * [QOS [LOCAL_PREFIX REMOTE_PREFIX]]] ("" stands for an empty pattern or prefix), remote_clientid,
  * local_clientid, remote_username, remote_password, cleansession, try_private,
- * keepalive_interval, restart_timeout BASE [CAP]. The TLS keys (bridge_cafile, bridge_capath,
- * bridge_certfile, bridge_keyfile, bridge_insecure) are refused: bridges speak plain TCP only
- * for now, and a bridge configured for TLS must not silently connect in the clear.
+ * keepalive_interval, restart_timeout BASE [CAP], and TLS: bridge_cafile or bridge_capath
+ * (either turns TLS on), bridge_certfile with bridge_keyfile, bridge_insecure. The files are
+ * read when the bridge starts (net_tls.c), so a bad one stops start-up naming the section.
  *
  * Plain malloc/free, as in conf.c: the config is read before the broker's accounting exists.
  */
@@ -273,12 +273,13 @@ static int key_restart_timeout(struct conf_bridge *br, const char *key, char *re
 }
 
 static const char *const tls_keys[] = {
-    "bridge_cafile", "bridge_capath", "bridge_certfile", "bridge_keyfile", "bridge_insecure",
+    "bridge_cafile", "bridge_capath", "bridge_certfile", "bridge_keyfile",
 };
 
 static const char *const bridge_keys[] = {
     "address", "addresses", "topic", "remote_clientid", "local_clientid", "remote_username",
     "remote_password", "cleansession", "try_private", "keepalive_interval", "restart_timeout",
+    "bridge_insecure",
 };
 
 static bool in_list(const char *key, const char *const *list, size_t n)
@@ -302,9 +303,24 @@ int conf_bridge_key(struct conf *c, const char *file, unsigned long line, const 
     if (br == NULL)
         return why_f(why, whylen, "%s: no bridge defined yet (put it after a 'connection "
                      "NAME' line)", key);
-    if (tls)
-        return why_f(why, whylen, "%s: TLS bridges are not supported yet (bridge '%.64s' "
-                     "would connect in the clear)", key, br->name);
+    if (strcmp(key, "bridge_insecure") == 0)
+        return bool_key(key, rest, &br->insecure, why, whylen);
+    if (tls) {
+        char **field = strcmp(key, "bridge_cafile") == 0   ? &br->cafile
+                       : strcmp(key, "bridge_capath") == 0 ? &br->capath
+                       : strcmp(key, "bridge_certfile") == 0 ? &br->certfile
+                                                             : &br->keyfile;
+        const char *v = rest;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v == '\0')
+            return why_f(why, whylen, "%s: missing value", key);
+        if (*field != NULL)
+            return why_f(why, whylen, "%s: duplicate value (already set to '%.64s')", key,
+                         *field);
+        *field = strdup(v);
+        return *field == NULL ? why_f(why, whylen, "out of memory") : TERN_OK;
+    }
     long v;
     char *tok;
     int rc;
@@ -346,6 +362,13 @@ int conf_bridge_finish(const struct conf *c, char *err, size_t errlen)
         if (br->n_topics == 0)
             return conf_errorf(err, errlen, br->file, br->line,
                                "connection %s: no topic given", br->name);
+        if ((br->certfile == NULL) != (br->keyfile == NULL))
+            return conf_errorf(err, errlen, br->file, br->line, "connection %s: "
+                               "bridge_certfile and bridge_keyfile go together", br->name);
+        if (br->certfile != NULL && br->cafile == NULL && br->capath == NULL)
+            return conf_errorf(err, errlen, br->file, br->line, "connection %s: a client "
+                               "certificate needs bridge_cafile or bridge_capath (TLS)",
+                               br->name);
     }
     return TERN_OK;
 }
@@ -365,4 +388,8 @@ void conf_bridge_free(struct conf_bridge *br)
     free(br->local_clientid);
     free(br->remote_username);
     free(br->remote_password);
+    free(br->cafile);
+    free(br->capath);
+    free(br->certfile);
+    free(br->keyfile);
 }

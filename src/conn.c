@@ -166,7 +166,8 @@ static void set_mask(struct conn *c, uint32_t mask)
 static uint32_t wanted_mask(struct conn *c)
 {
     struct broker *b = c->b;
-    uint32_t m = outq_empty(&c->out) && !c->tp_wants_write ? 0 : PLAT_WRITE;
+    bool can_write = c->tp->ready == NULL || c->tp->ready(c);
+    uint32_t m = (!outq_empty(&c->out) && can_write) || c->tp_wants_write ? PLAT_WRITE : 0;
     /* Hysteresis: paused above out_limit, resumed only under half of it, so a connection at
      * the bound does not flip (and log) on every partial write. */
     bool over = c->out.pending > (c->read_paused ? b->lim.out_limit / 2 : b->lim.out_limit);

@@ -775,6 +775,8 @@ START_TEST(test_conf_bridge_section_parsed)
         "topic sensors/# out 1 gw/ site1/\n"
         "topic cmd/# in 2\n"
         "topic \"\" both 0 a/b c/d\n"
+        "bridge_cafile /etc/ssl/my ca.pem\n"
+        "bridge_insecure true\n"
         "connection second\n"
         "address example.org\n"
         "topic x\n";
@@ -807,6 +809,9 @@ START_TEST(test_conf_bridge_section_parsed)
     ck_assert_str_eq(b->topics[2].pattern, "");
     ck_assert_uint_eq(b->topics[2].dir, CONF_BRIDGE_BOTH);
     ck_assert_str_eq(b->topics[2].local_prefix, "a/b");
+    ck_assert_str_eq(b->cafile, "/etc/ssl/my ca.pem");
+    ck_assert(b->insecure);
+    ck_assert_ptr_null(b->certfile);
     /* Mosquitto's defaults. */
     b = &c.bridges[1];
     ck_assert_str_eq(b->host, "example.org");
@@ -861,9 +866,16 @@ START_TEST(test_conf_bridge_errors)
     expect_error("connection up\naddress h\ntopic a\nconnection up\n",
                  "t.conf:4: connection: duplicate bridge name 'up'");
     conf_cleanup(&c);
-    expect_error("connection up\nbridge_cafile /etc/ca.pem\n",
-                 "t.conf:2: bridge_cafile: TLS bridges are not supported yet (bridge 'up' "
-                 "would connect in the clear)");
+    expect_error("connection up\naddress h\ntopic a\nbridge_certfile /c.pem\n",
+                 "t.conf:1: connection up: bridge_certfile and bridge_keyfile go together");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a\nbridge_certfile /c.pem\n"
+                 "bridge_keyfile /k.pem\n",
+                 "t.conf:1: connection up: a client certificate needs bridge_cafile or "
+                 "bridge_capath (TLS)");
+    conf_cleanup(&c);
+    expect_error("bridge_cafile /etc/ca.pem\n", "t.conf:1: bridge_cafile: no bridge defined "
+                 "yet (put it after a 'connection NAME' line)");
     conf_cleanup(&c);
     expect_error("connection up\nkeepalive_interval 0\n",
                  "t.conf:2: keepalive_interval: '0' is not a number of seconds (1-65535)");
