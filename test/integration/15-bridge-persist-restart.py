@@ -4,7 +4,8 @@
 # the gateway is killed (SIGKILL) and started again on the same persistence directory while the
 # upstream is still down; then the upstream (a real Mosquitto) comes up with a subscriber, and
 # the restarted gateway's bridge delivers all 50, in order. QoS 0 messages published while the
-# link was down are not kept (as for any offline session).
+# link was down are not kept (as for any offline session). An acl_file that gives anonymous
+# clients write access only does not stop the bridge: its topic lines are its permissions.
 import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tern_test as t
@@ -17,8 +18,11 @@ N = 50
 def main():
     up = Upstream(["user root"])
     pdir = tempfile.mkdtemp(prefix="tern-bridge-db-")
+    acl = os.path.join(pdir, "acl")
+    with open(acl, "w") as f:
+        f.write("topic write gw/data/#\n")
     lines = ["listener {port} %s" % t.HOST, "allow_anonymous true", "persistence true",
-             "persistence_location %s" % pdir]
+             "persistence_location %s" % pdir, "acl_file %s" % acl]
     lines += bridge_lines("gw1", up.port, ["data/# out 1 gw/ site1/"])
     config = "\n".join(lines) + "\n"
     try:
