@@ -341,8 +341,12 @@ static int send_subscribe(struct bridge *br)
 {
     struct broker *b = br->b;
     size_t n = 0;
-    struct mqtt_str f[br->n_routes ? br->n_routes : 1];
-    uint8_t q[br->n_routes ? br->n_routes : 1];
+    struct mqtt_str *f = mem_calloc(&b->mem, br->n_routes, sizeof *f);
+    uint8_t *q = mem_calloc(&b->mem, br->n_routes, 1);
+    uint8_t *buf = NULL;
+    int rc = TERN_ENOMEM;
+    if (f == NULL || q == NULL)
+        goto out;
     for (size_t i = 0; i < br->n_routes; i++) {
         if ((br->routes[i].t->dir & CONF_BRIDGE_IN) == 0)
             continue;
@@ -350,18 +354,23 @@ static int send_subscribe(struct bridge *br)
                                  (uint32_t)strlen(br->routes[i].remote)};
         q[n++] = br->routes[i].t->qos;
     }
+    rc = TERN_OK;
     if (n == 0)
-        return TERN_OK;
+        goto out;
     size_t size = codec_topics_size(f, n, true);
-    uint8_t *buf = mem_alloc(&b->mem, size);
+    buf = mem_alloc(&b->mem, size);
+    rc = TERN_ENOMEM;
     if (buf == NULL)
-        return TERN_ENOMEM;
+        goto out;
     br->last_pid++;
     if (br->last_pid == 0)
         br->last_pid = 1;
     codec_encode_topics(buf, br->last_pid, f, q, n);
-    int rc = conn_send_bytes(br->c, buf, size);
+    rc = conn_send_bytes(br->c, buf, size);
+out:
     mem_free(&b->mem, buf);
+    mem_free(&b->mem, q);
+    mem_free(&b->mem, f);
     return rc;
 }
 

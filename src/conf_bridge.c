@@ -362,6 +362,10 @@ int conf_bridge_finish(const struct conf *c, char *err, size_t errlen)
         if (br->n_topics == 0)
             return conf_errorf(err, errlen, br->file, br->line,
                                "connection %s: no topic given", br->name);
+        if (br->remote_password != NULL && br->remote_username == NULL)
+            return conf_errorf(err, errlen, br->file, br->line, "connection %s: "
+                               "remote_password needs remote_username (MQTT 3.1.2.9)",
+                               br->name);
         if ((br->certfile == NULL) != (br->keyfile == NULL))
             return conf_errorf(err, errlen, br->file, br->line, "connection %s: "
                                "bridge_certfile and bridge_keyfile go together", br->name);

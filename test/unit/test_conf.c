@@ -874,6 +874,10 @@ START_TEST(test_conf_bridge_errors)
                  "t.conf:1: connection up: a client certificate needs bridge_cafile or "
                  "bridge_capath (TLS)");
     conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a\nremote_password p\n",
+                 "t.conf:1: connection up: remote_password needs remote_username "
+                 "(MQTT 3.1.2.9)");
+    conf_cleanup(&c);
     expect_error("bridge_cafile /etc/ca.pem\n", "t.conf:1: bridge_cafile: no bridge defined "
                  "yet (put it after a 'connection NAME' line)");
     conf_cleanup(&c);
