@@ -275,8 +275,9 @@ static int open_socket(struct bridge *br, bool *done, char *why, size_t whylen)
             snprintf(why, whylen, "socket: %s", strerror(errno));
             continue;
         }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
-            *done = errno != EINPROGRESS;
+        int crc = connect(fd, a->ai_addr, a->ai_addrlen);
+        if (crc == 0 || errno == EINPROGRESS) {
+            *done = crc == 0;
             br->fd = fd;
             rc = TERN_OK;
         } else {
@@ -293,7 +294,6 @@ static void start_attempt(struct bridge *br)
     struct broker *b = br->b;
     char why[160];
     bool done = false;
-    errno = 0;
     if (open_socket(br, &done, why, sizeof why) != TERN_OK) {
         attempt_failed(br, why);
         return;
