@@ -271,7 +271,9 @@ int conn_send_publish(struct conn *c, struct msg *m, uint8_t qos, bool retain, b
         bridge_map_out(c->bridge, m, &head, &tail);
     size_t tlen = (size_t)head.len + tail.len;
     if (tlen == 0 || tlen > MQTT_MAX_STRING) {
-        c->b->stats.dropped_nomem++;
+        /* A bridge prefix made the topic empty or too long: it cannot go out. */
+        LOG_NOTICE(&c->b->log, "Dropped a message on '%s' for %s: its remote topic would be "
+                   "%zu bytes.", m->topic, conn_client_id(c), tlen);
         return TERN_OK;
     }
     size_t hlen = codec_publish_header_size(tlen, qos, m->payload_len);
