@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge.h"
 #include "conn.h"
 #include "listener.h"
 #include "loop.h"
@@ -169,7 +170,14 @@ static void fan_out(struct broker *b, struct msg *m)
     size_t end = b->n_match_pending;
     for (size_t i = base; i < end; i++) {
         struct match_entry e = b->match[i];
-        sess_deliver(e.s, m, m->qos < e.qos ? m->qos : e.qos, false);
+        /* Loop prevention: what came in through a bridge (or a try_private remote bridge)
+         * does not go back out through it. */
+        if (e.s->no_local && m->origin == e.s)
+            continue;
+        /* A bridge forwards the RETAIN flag, so the remote broker keeps the message too
+         * (Mosquitto's bridge_outgoing_retain default). */
+        bool retain = e.s->bridge != NULL && m->retain;
+        sess_deliver(e.s, m, m->qos < e.qos ? m->qos : e.qos, retain);
     }
     b->n_match_pending = base;
     share_publish(b, m);
@@ -263,7 +271,8 @@ struct tern_broker *tern_broker_new(struct conf *conf, const char *conf_path, ch
     if (conf->persistence && persist_open(b, conf, &b->persist, err, errlen) != TERN_OK)
         goto fail;
     if (security_init(b, conf, err, errlen) != TERN_OK ||
-        listener_open_all(b, err, errlen) != TERN_OK)
+        listener_open_all(b, err, errlen) != TERN_OK ||
+        bridge_start_all(b, err, errlen) != TERN_OK)
         goto fail;
     if (set_dead_letter(b, conf) != TERN_OK || expire_configure(b, conf) != TERN_OK) {
         snprintf(err, errlen, "out of memory");
@@ -353,6 +362,7 @@ void tern_broker_free(struct tern_broker *tb)
     if (b->loop != NULL) {
         metrics_sys_stop(b);
         conn_close_all(b);
+        bridge_free_all(b);
         net_http_close_all(b);
         listener_close_all(b);
         /* The last records are written before sessions are freed, which must not be logged. */

@@ -34,6 +34,7 @@ struct auth_file;
 struct auth_throttle;
 struct acl;
 struct http_conn;
+struct bridge;
 
 /* One recipient of a publish being fanned out. */
 struct match_entry {
@@ -111,6 +112,8 @@ struct broker {
     struct auth_throttle *throttle; /* failed logins per address */
     struct expire expiry;           /* message_expiry rules and sweep (expire.c) */
     char *dead_letter;              /* dead_letter_topic (owned); NULL = off; SIGHUP replaces */
+    struct bridge *bridges;         /* the config's connection sections (bridge.c) */
+    size_t n_bridges;
 };
 
 /* Copies the config's limits into b->lim (start-up and SIGHUP). */

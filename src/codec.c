@@ -580,12 +580,27 @@ size_t codec_encode_publish_header(uint8_t *out, const uint8_t *topic, size_t to
                                    uint8_t qos, bool retain, bool dup, uint16_t packet_id,
                                    size_t payload_len)
 {
+    return codec_encode_publish_header2(out, topic, topic_len, NULL, 0, qos, retain, dup,
+                                        packet_id, payload_len);
+}
+
+size_t codec_encode_publish_header2(uint8_t *out, const uint8_t *head, size_t head_len,
+                                    const uint8_t *tail, size_t tail_len, uint8_t qos,
+                                    bool retain, bool dup, uint16_t packet_id,
+                                    size_t payload_len)
+{
     uint8_t first = (uint8_t)((MQTT_PUBLISH << 4) | (dup ? 0x08 : 0) | ((qos & 3) << 1) |
                               (retain ? 0x01 : 0));
+    size_t topic_len = head_len + tail_len;
     size_t vh = 2 + topic_len + (qos > 0 ? 2 : 0);
     size_t off = put_fixed_header(out, first, vh + payload_len);
 
-    off += put_str(out + off, topic, topic_len);
+    off += put_u16(out + off, (uint16_t)topic_len);
+    if (head_len > 0)
+        memcpy(out + off, head, head_len);
+    if (tail_len > 0)
+        memcpy(out + off + head_len, tail, tail_len);
+    off += topic_len;
     if (qos > 0)
         off += put_u16(out + off, packet_id);
     return off;

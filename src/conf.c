@@ -181,8 +181,7 @@ static bool is_blank(char ch)
     return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
 }
 
-/* Cuts the next blank-separated token off *rest; returns NULL when none is left. */
-static char *next_token(char **rest)
+char *conf_next_token(char **rest)
 {
     char *p = *rest;
     while (is_blank(*p)) {
@@ -206,7 +205,7 @@ static char *next_token(char **rest)
 /* Fails when anything but blanks follows the value. */
 static int expect_end(struct src *s, const char *key, char *rest)
 {
-    char *extra = next_token(&rest);
+    char *extra = conf_next_token(&rest);
     if (extra == NULL) {
         return TERN_OK;
     }
@@ -220,7 +219,7 @@ static int expect_end(struct src *s, const char *key, char *rest)
 /* Takes exactly one token as the value. */
 static int one_value(struct src *s, const char *key, char *rest, char **out)
 {
-    *out = next_token(&rest);
+    *out = conf_next_token(&rest);
     if (*out == NULL) {
         return fail(s, "%s: missing value", key);
     }
@@ -343,7 +342,7 @@ static bool same_address(const char *a, const char *b)
 static int key_listener(struct src *s, const char *key, char *rest)
 {
     struct conf *c = s->ld->c;
-    char *tok = next_token(&rest);
+    char *tok = conf_next_token(&rest);
     long long port;
     if (tok == NULL) {
         return fail(s, "%s: missing value (expected PORT [ADDRESS])", key);
@@ -352,7 +351,7 @@ static int key_listener(struct src *s, const char *key, char *rest)
     if (rc != TERN_OK) {
         return rc;
     }
-    char *addr = next_token(&rest);
+    char *addr = conf_next_token(&rest);
     rc = expect_end(s, key, rest);
     if (rc != TERN_OK) {
         return rc;
@@ -775,7 +774,7 @@ static int key_dead_letter_topic(struct src *s, const char *key, char *rest)
 static int key_message_expiry(struct src *s, const char *key, char *rest)
 {
     struct conf *c = s->ld->c;
-    char *tok = next_token(&rest);
+    char *tok = conf_next_token(&rest);
     long long v;
     if (tok == NULL) {
         return fail(s, "%s: missing value (expected SECONDS [PATTERN])", key);
@@ -784,7 +783,7 @@ static int key_message_expiry(struct src *s, const char *key, char *rest)
     if (rc != TERN_OK) {
         return rc;
     }
-    char *pattern = next_token(&rest);
+    char *pattern = conf_next_token(&rest);
     rc = expect_end(s, key, rest);
     if (rc != TERN_OK) {
         return rc;
@@ -830,7 +829,7 @@ static int key_acl_file(struct src *s, const char *key, char *rest)
 static int key_log_dest(struct src *s, const char *key, char *rest)
 {
     struct conf *c = s->ld->c;
-    char *tok = next_token(&rest);
+    char *tok = conf_next_token(&rest);
     unsigned bit = 0;
     if (tok == NULL) {
         return fail(s, "%s: missing value", key);
@@ -1059,24 +1058,22 @@ static const struct key keys[] = {
 
 /* Every other option Mosquitto 2.0 accepts (mosquitto.conf(5) and its conf.c). */
 static const char *const unsupported[] = {
-    "address", "addresses", "allow_duplicate_messages", "allow_zero_length_clientid",
+    "allow_duplicate_messages", "allow_zero_length_clientid",
     "auth_plugin", "auth_plugin_deny_special_chars", "auto_id_prefix", "autosave_on_changes",
     "bind_interface", "bridge_alpn", "bridge_attempt_unsubscribe", "bridge_bind_address",
-    "bridge_cafile", "bridge_capath", "bridge_certfile", "bridge_identity", "bridge_insecure",
-    "bridge_keyfile", "bridge_max_packet_size", "bridge_outgoing_retain",
+    "bridge_identity", "bridge_max_packet_size", "bridge_outgoing_retain",
     "bridge_protocol_version", "bridge_psk", "bridge_require_ocsp", "bridge_tls_version",
     "check_retain_source", "ciphers_tls1.3",
-    "cleansession", "clientid", "clientid_prefixes", "connection", "crlfile", "dhparamfile",
-    "idle_timeout", "keepalive_interval", "local_cleansession",
-    "local_clientid", "local_password", "local_username", "log_facility", "log_timestamp",
+    "clientid", "clientid_prefixes", "crlfile", "dhparamfile",
+    "idle_timeout", "local_cleansession",
+    "local_password", "local_username", "log_facility", "log_timestamp",
     "log_timestamp_format", "max_inflight_bytes", "max_packet_size", "max_qos",
     "max_topic_alias", "mount_point", "notification_topic", "notifications",
     "notifications_local_only", "password", "per_listener_settings", "persistence_file",
-    "pid_file", "plugin", "psk_file", "psk_hint", "remote_clientid", "remote_password",
-    "remote_username", "restart_timeout",
-    "round_robin", "set_tcp_nodelay", "socket_domain", "start_type", "store_clean_interval",
+    "pid_file", "plugin", "psk_file", "psk_hint", "round_robin", "set_tcp_nodelay",
+    "socket_domain", "start_type", "store_clean_interval",
     "threshold", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
-    "topic", "try_private", "upgrade_outgoing_qos",
+    "upgrade_outgoing_qos",
     "use_subject_as_username", "use_username_as_clientid", "user", "username",
     "websockets_headers_size", "websockets_log_level",
 };
@@ -1115,11 +1112,16 @@ static int parse_line(struct src *s, char *line, size_t len)
     if (*rest == '\0' || *rest == '#') {
         return TERN_OK;
     }
-    const char *key = next_token(&rest);
+    const char *key = conf_next_token(&rest);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i].name) == 0) {
             return keys[i].fn(s, key, rest);
         }
+    }
+    char why[384];
+    int brc = conf_bridge_key(s->ld->c, s->name, s->line, key, rest, why, sizeof why);
+    if (brc != TERN_ENOTFOUND) {
+        return brc == TERN_OK ? TERN_OK : fail(s, "%s", why);
     }
     if (is_unsupported(key)) {
         warnf(s, "unsupported option '%s' (ignored)", key);
@@ -1300,6 +1302,10 @@ void conf_cleanup(struct conf *c)
     }
     free(c->expiry_rules);
     free(c->acl_file);
+    for (size_t i = 0; i < c->n_bridges; i++) {
+        conf_bridge_free(&c->bridges[i]);
+    }
+    free(c->bridges);
     conf_init(c);
 }
 
@@ -1308,7 +1314,8 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen,
 {
     struct load ld;
     load_init(&ld, c, err, errlen, warn_fn, warn_ctx);
-    return finish(&ld, load_path(&ld, path, 0));
+    int rc = finish(&ld, load_path(&ld, path, 0));
+    return rc == TERN_OK ? conf_bridge_finish(c, err, errlen) : rc;
 }
 
 int conf_load_string(struct conf *c, const char *name, const char *text, size_t len,
@@ -1316,7 +1323,8 @@ int conf_load_string(struct conf *c, const char *name, const char *text, size_t 
 {
     struct load ld;
     load_init(&ld, c, err, errlen, warn_fn, warn_ctx);
-    return finish(&ld, parse_text(&ld, name != NULL ? name : "(string)", text, len, 0));
+    int rc = finish(&ld, parse_text(&ld, name != NULL ? name : "(string)", text, len, 0));
+    return rc == TERN_OK ? conf_bridge_finish(c, err, errlen) : rc;
 }
 
 int conf_add_listener(struct conf *c, uint16_t port, const char *address)

@@ -51,6 +51,50 @@ struct conf_expiry_rule {
     long seconds;
 };
 
+/* Bridge topic directions (Mosquitto's topic line). */
+#define CONF_BRIDGE_OUT  0x1u
+#define CONF_BRIDGE_IN   0x2u
+#define CONF_BRIDGE_BOTH (CONF_BRIDGE_OUT | CONF_BRIDGE_IN)
+
+/* "topic PATTERN [DIR [QOS [LOCAL_PREFIX REMOTE_PREFIX]]]": the local filter is
+ * LOCAL_PREFIX + PATTERN, the remote one REMOTE_PREFIX + PATTERN. Strings are malloc'd and
+ * never NULL ("" for none). */
+struct conf_bridge_topic {
+    char *pattern;
+    char *local_prefix;
+    char *remote_prefix;
+    unsigned dir;               /* CONF_BRIDGE_* */
+    uint8_t qos;
+};
+
+/* One "connection NAME" section (bridge.c runs it). Strings malloc'd, NULL when not given. */
+struct conf_bridge {
+    char *name;
+    char *file;                 /* where the section starts, for start-up errors */
+    unsigned long line;
+    char *host;                 /* address HOST[:PORT] */
+    uint16_t port;              /* default 1883 */
+    unsigned long address_line; /* 0 = no address line */
+    char *remote_clientid;      /* default HOSTNAME.NAME */
+    char *local_clientid;       /* local session id; default local.REMOTE_CLIENTID */
+    char *remote_username;
+    char *remote_password;
+    bool cleansession;          /* CONNECT clean session flag to the remote; default false */
+    bool try_private;           /* protocol level 0x84: the remote knows it is a bridge;
+                                   default true, as in Mosquitto */
+    long keepalive;             /* keepalive_interval, seconds; default 60 */
+    long restart_base;          /* restart_timeout BASE [CAP], seconds; default 5 and 30 */
+    long restart_cap;
+    char *cafile;               /* bridge_cafile / bridge_capath: TLS to the remote, which
+                                   must present a certificate these CAs signed */
+    char *capath;
+    char *certfile;             /* bridge_certfile / bridge_keyfile: our client certificate */
+    char *keyfile;
+    bool insecure;              /* bridge_insecure: do not check the remote's host name */
+    struct conf_bridge_topic *topics;
+    size_t n_topics;
+};
+
 /* persistence_sync modes (the values of enum persist_sync) */
 #define CONF_PSYNC_TURN     0
 #define CONF_PSYNC_ALWAYS   1
@@ -118,6 +162,8 @@ struct conf {
     size_t n_expiry_rules;
     long sys_interval;                 /* seconds between $SYS publications; default 10,
                                           0 = none */
+    struct conf_bridge *bridges;       /* malloc'd array of "connection" sections */
+    size_t n_bridges;
 };
 
 /* Fills c with Mosquitto 2.0's defaults and no listeners. */
@@ -159,6 +205,22 @@ typedef int (*conf_line_fn)(void *ctx, char *line, unsigned long lineno);
 struct mem;
 int conf_foreach_line(struct mem *m, const char *name, const char *text, size_t len,
                       conf_line_fn fn, void *ctx, char *err, size_t errlen);
+
+/* Cuts the next blank-separated token off *rest (NUL-terminating it in place); NULL when none
+ * is left. Shared by conf.c and conf_bridge.c. */
+char *conf_next_token(char **rest);
+
+/*
+ * Bridge sections (conf_bridge.c). conf_bridge_key handles one line whose key is a bridge key:
+ * returns TERN_OK, TERN_ECONF with the reason (no file:line; the caller adds it) in why, or
+ * TERN_ENOTFOUND when key is not a bridge key. conf_bridge_finish checks the last section
+ * once a file is done (TERN_ECONF with "FILE:LINE: reason" naming its connection line).
+ * conf_bridge_free frees one section's strings.
+ */
+int conf_bridge_key(struct conf *c, const char *file, unsigned long line, const char *key,
+                    char *rest, char *why, size_t whylen);
+int conf_bridge_finish(const struct conf *c, char *err, size_t errlen);
+void conf_bridge_free(struct conf_bridge *br);
 
 /* Appends a listener (used by -p PORT). Returns TERN_OK or TERN_ENOMEM. */
 int conf_add_listener(struct conf *c, uint16_t port, const char *address);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "broker.h"
 #include "listener.h"
 #include "persist.h"
@@ -92,6 +93,42 @@ int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer
     return TERN_OK;
 }
 
+int conn_connect(struct broker *b, int fd, const struct transport *tp, const char *peer,
+                 struct bridge *br, struct conn **out)
+{
+    struct conn *c = mem_calloc(&b->mem, 1, sizeof *c);
+    if (c == NULL) {
+        close(fd);
+        b->stats.dropped_nomem++;
+        return TERN_ENOMEM;
+    }
+    c->b = b;
+    c->fd = fd;
+    c->state = CONN_NEW;
+    c->tp = tp;
+    c->bridge = br;
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    outq_init(&c->out, &b->mem);
+    loop_timer_init(&c->timer, on_timer, c);
+    c->last_rx = broker_now(b);
+    c->mask = PLAT_READ;
+    if (loop_timer_start(b->loop, &c->timer, c->last_rx + b->lim.connect_timeout_ms) != TERN_OK ||
+        loop_watch(b->loop, fd, PLAT_READ, on_io, c) != TERN_OK) {
+        loop_timer_stop(b->loop, &c->timer);
+        close(fd);
+        mem_free(&b->mem, c);
+        b->stats.dropped_nomem++;
+        return TERN_ENOMEM;
+    }
+    c->next = b->conns;
+    if (b->conns != NULL)
+        b->conns->prev = c;
+    b->conns = c;
+    b->stats.connections_open++;
+    *out = c;
+    return TERN_OK;
+}
+
 /* ---- output ----------------------------------------------------------------------------- */
 
 void conn_want_flush(struct conn *c)
@@ -129,7 +166,8 @@ static void set_mask(struct conn *c, uint32_t mask)
 static uint32_t wanted_mask(struct conn *c)
 {
     struct broker *b = c->b;
-    uint32_t m = outq_empty(&c->out) && !c->tp_wants_write ? 0 : PLAT_WRITE;
+    bool can_write = c->tp->ready == NULL || c->tp->ready(c);
+    uint32_t m = (!outq_empty(&c->out) && can_write) || c->tp_wants_write ? PLAT_WRITE : 0;
     /* Hysteresis: paused above out_limit, resumed only under half of it, so a connection at
      * the bound does not flip (and log) on every partial write. */
     bool over = c->out.pending > (c->read_paused ? b->lim.out_limit / 2 : b->lim.out_limit);
@@ -227,12 +265,23 @@ int conn_send_publish(struct conn *c, struct msg *m, uint8_t qos, bool retain, b
 {
     if (c->state == CONN_CLOSED)
         return TERN_OK;
-    size_t hlen = codec_publish_header_size(m->topic_len, qos, m->payload_len);
+    struct mqtt_str head = {(const uint8_t *)m->topic, m->topic_len};
+    struct mqtt_str tail = {NULL, 0};
+    if (c->bridge != NULL)
+        bridge_map_out(c->bridge, m, &head, &tail);
+    size_t tlen = (size_t)head.len + tail.len;
+    if (tlen == 0 || tlen > MQTT_MAX_STRING) {
+        /* A bridge prefix made the topic empty or too long: it cannot go out. */
+        LOG_NOTICE(&c->b->log, "Dropped a message on '%s' for %s: its remote topic would be "
+                   "%zu bytes.", m->topic, conn_client_id(c), tlen);
+        return TERN_OK;
+    }
+    size_t hlen = codec_publish_header_size(tlen, qos, m->payload_len);
     uint8_t *h = outq_reserve(&c->out, hlen);
     if (h == NULL)
         return TERN_ENOMEM;
-    codec_encode_publish_header(h, (const uint8_t *)m->topic, m->topic_len, qos, retain, dup,
-                                packet_id, m->payload_len);
+    codec_encode_publish_header2(h, head.p, head.len, tail.p, tail.len, qos, retain, dup,
+                                 packet_id, m->payload_len);
     outq_commit(&c->out, hlen);
     int rc = outq_add_payload(&c->out, m);
     c->b->stats.msgs_sent++;
@@ -290,7 +339,7 @@ void conn_close(struct conn *c, const char *reason)
         c->sess = NULL;
         sess_detach(s);
     }
-    if (was_active)
+    if (was_active && c->bridge == NULL)
         b->stats.clients_connected--;
     loop_timer_stop(b->loop, &c->timer);
     if (c->tp->attach == NULL)
@@ -306,12 +355,16 @@ void conn_close(struct conn *c, const char *reason)
         b->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    c->lst->n_conns--;
-    peer_count_remove(&b->peers, &b->mem, c->peer);
+    if (c->lst != NULL) {
+        c->lst->n_conns--;
+        peer_count_remove(&b->peers, &b->mem, c->peer);
+    }
     b->stats.connections_open--;
     c->next = b->dead_list;
     b->dead_list = c;
     publish_will(b, &will);
+    if (c->bridge != NULL)
+        bridge_conn_closed(c, reason);
 }
 
 void conn_close_all(struct broker *b)
@@ -329,7 +382,8 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *data)
     struct broker *b = c->b;
     if (c->state == CONN_NEW) {
         b->stats.connect_timeouts++;
-        conn_close(c, "no CONNECT received in time");
+        conn_close(c, c->bridge != NULL ? "no CONNACK from the remote broker in time"
+                                        : "no CONNECT received in time");
         return;
     }
     uint64_t now = broker_now(b);
@@ -363,6 +417,8 @@ static void arm_stall(struct conn *c)
 
 static int dispatch(struct conn *c, const struct pkt *p)
 {
+    if (c->bridge != NULL)
+        return bridge_dispatch(c, p);
     if (c->state == CONN_NEW && p->type != MQTT_CONNECT) {
         conn_close(c, "first packet was not CONNECT");
         return TERN_EPROTO;
@@ -417,7 +473,8 @@ static size_t parse(struct conn *c, const uint8_t *buf, size_t len)
     while (off < len && c->state != CONN_CLOSED) {
         struct pkt p;
         size_t used = 0;
-        int rc = codec_decode(buf + off, len - off, c->b->lim.max_packet, true, &p, &used);
+        int rc = codec_decode(buf + off, len - off, c->b->lim.max_packet, c->bridge == NULL, &p,
+                              &used);
         if (rc == TERN_EAGAIN) {
             c->partial_need = used;
             break;

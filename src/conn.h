@@ -23,6 +23,7 @@
 #include "loop.h"
 
 struct broker;
+struct bridge;
 struct sess;
 struct listener;
 struct msg;
@@ -38,7 +39,9 @@ struct conn {
     int fd;
     enum conn_state state;
     const struct transport *tp;
-    struct listener *lst;
+    struct listener *lst;            /* NULL for a bridge's outbound connection */
+    struct bridge *bridge;           /* set on a bridge's outbound connection: packets are
+                                        decoded as a client decodes and go to bridge.c */
     void *tp_state;                  /* transport's own per-connection state */
     struct sess *sess;               /* NULL until CONNECT is accepted */
     char peer[64];                   /* "ADDRESS:PORT" */
@@ -65,6 +68,15 @@ struct conn {
 /* Takes ownership of an accepted, non-blocking fd. Returns TERN_OK or TERN_ENOMEM (the fd is
  * closed then). */
 int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer);
+
+/*
+ * Takes ownership of a connected (or connecting), non-blocking outbound socket for bridge br
+ * (borrowed) and watches it; tp is its transport. On TERN_OK *out is the new connection in
+ * CONN_NEW state (closed after connect_timeout without CONNACK); on TERN_ENOMEM the fd is
+ * closed.
+ */
+int conn_connect(struct broker *b, int fd, const struct transport *tp, const char *peer,
+                 struct bridge *br, struct conn **out);
 
 /*
  * Closes c: publishes the will unless DISCONNECT was received (reason is logged with the

@@ -58,6 +58,10 @@ struct transport {
     void (*unlisten)(struct listener *lst);
     int (*open)(struct conn *c);
     const char *(*peer_identity)(struct conn *c);
+    /* Optional: false while the transport cannot take application bytes yet (a TLS client
+     * handshake in progress): conn.c keeps its output queued without asking for write
+     * readiness, and the transport calls conn_want_flush once it is ready. */
+    bool (*ready)(struct conn *c);
 };
 
 extern const struct transport net_tcp_transport;

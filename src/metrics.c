@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge.h"
 #include "broker.h"
 #include "listener.h"
 #include "retain.h"
@@ -313,6 +314,40 @@ static void per_listener(struct out *o, const struct broker *b)
     }
 }
 
+/* Per bridge: link state, CONNACKs accepted, failed attempts, messages in and queued. */
+static void per_bridge(struct out *o, const struct broker *b)
+{
+    static const char *const head[] = {
+        "# HELP tern_bridge_connected 1 while the bridge's link is up (CONNACK accepted).\n"
+        "# TYPE tern_bridge_connected gauge\n",
+        "# HELP tern_bridge_connects_total Bridge connections accepted by the remote broker.\n"
+        "# TYPE tern_bridge_connects_total counter\n",
+        "# HELP tern_bridge_connect_failures_total Bridge connect attempts that failed or "
+        "were refused.\n# TYPE tern_bridge_connect_failures_total counter\n",
+        "# HELP tern_bridge_messages_received_total PUBLISH packets from the remote broker.\n"
+        "# TYPE tern_bridge_messages_received_total counter\n",
+        "# HELP tern_bridge_queued_messages Messages waiting to go out on the bridge (queued "
+        "and in flight).\n# TYPE tern_bridge_queued_messages gauge\n",
+    };
+    static const char *const name[] = {
+        "tern_bridge_connected", "tern_bridge_connects_total",
+        "tern_bridge_connect_failures_total", "tern_bridge_messages_received_total",
+        "tern_bridge_queued_messages",
+    };
+    if (b->n_bridges == 0)
+        return;
+    for (size_t k = 0; k < sizeof name / sizeof name[0]; k++) {
+        outf(o, "%s", head[k]);
+        for (size_t i = 0; i < b->n_bridges; i++) {
+            const struct bridge *br = &b->bridges[i];
+            uint64_t v[] = {br->state == BRIDGE_UP ? 1u : 0u, br->connects,
+                            br->connect_failures, br->msgs_in,
+                            br->s != NULL ? br->s->pending.count + br->s->infl_live : 0};
+            outf(o, "%s{bridge=\"%s\"} %" PRIu64 "\n", name[k], br->cf->name, v[k]);
+        }
+    }
+}
+
 ssize_t metrics_prometheus(struct broker *b, char **out)
 {
     struct out o = {b, mem_alloc(&b->mem, 8192), 0, 8192, false};
@@ -388,6 +423,7 @@ ssize_t metrics_prometheus(struct broker *b, char **out)
            st->tls_handshake_failures);
     metric(&o, "tern_http_requests_total", "counter", "HTTP requests answered.",
            st->http_requests);
+    per_bridge(&o, b);
     if (o.failed) {
         mem_free(&b->mem, o.p);
         return TERN_ENOMEM;

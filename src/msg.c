@@ -26,6 +26,7 @@ struct msg *msg_new(struct mem *mem, const uint8_t *topic, size_t topic_len,
     m->pgen = 0;
     m->expiry_s = 0;
     m->expires_at = 0;
+    m->origin = NULL;
     m->mem = mem;
     memcpy(m->topic, topic, topic_len);
     m->topic[topic_len] = '\0';

@@ -448,8 +448,11 @@ static ssize_t fail(struct conn *c, struct tls_conn *t, int rc, const char *duri
     tls_error(rc, why, sizeof why);
     if (!t->ready)
         b->stats.tls_handshake_failures++;
-    LOG_NOTICE(&b->log, "TLS %s with %s on port %u failed: %s", during, c->peer, c->lst->port,
-               why);
+    if (c->lst != NULL)
+        LOG_NOTICE(&b->log, "TLS %s with %s on port %u failed: %s", during, c->peer,
+                   c->lst->port, why);
+    else
+        LOG_NOTICE(&b->log, "TLS %s with %s (bridge) failed: %s", during, c->peer, why);
     return TERN_EIO;
 }
 
@@ -469,7 +472,9 @@ static ssize_t handshake(struct conn *c, struct tls_conn *t)
         return fail(c, t, rc, "handshake");
     t->ready = true;
     conn_transport_wants_write(c, false);
-    if (c->lst->use_identity_as_username)
+    if (c->lst == NULL)
+        conn_want_flush(c);        /* a client's CONNECT waited for the handshake */
+    else if (c->lst->use_identity_as_username)
         keep_identity(c, t);
     LOG_DEBUG(&c->b->log, "TLS handshake with %s done: %s, %s.", c->peer,
               mbedtls_ssl_get_version(&t->ssl), mbedtls_ssl_get_ciphersuite(&t->ssl));
@@ -590,6 +595,127 @@ static const char *tls_peer_identity(struct conn *c)
     return t != NULL ? t->identity : NULL;
 }
 
+static bool tls_ready(struct conn *c)
+{
+    struct tls_conn *t = c->tp_state;
+    return t == NULL || t->ready || t->failed;
+}
+
+/* ---- client side (bridges) -------------------------------------------------------------- */
+
+/* Reads the bridge's CA, certificate and key files into t. TERN_OK or TERN_ECONF with
+ * "connection NAME: KEY PATH: reason". */
+static int load_client_files(struct tls_listener *t, const struct conf_bridge *cf,
+                             const char *name, char *err, size_t errlen)
+{
+    const struct {
+        const char *key;
+        const char *path;
+    } f[] = {
+        {"bridge_cafile", cf->cafile},
+        {"bridge_capath", cf->capath},
+        {"bridge_certfile", cf->certfile},
+        {"bridge_keyfile", cf->keyfile},
+    };
+    char why[160];
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (f[i].path == NULL)
+            continue;
+        if (i != 1 && check_readable(name, f[i].key, f[i].path, err, errlen) != TERN_OK)
+            return TERN_ECONF;
+        int rc;
+        switch (i) {
+        case 0:
+            rc = mbedtls_x509_crt_parse_file(&t->ca, f[i].path);
+            break;
+        case 1:
+            rc = mbedtls_x509_crt_parse_path(&t->ca, f[i].path);  /* > 0: some were not */
+            break;
+        case 2:
+            rc = mbedtls_x509_crt_parse_file(&t->cert, f[i].path);
+            break;
+        default:
+            rc = mbedtls_pk_parse_keyfile(&t->key, f[i].path, NULL);
+            break;
+        }
+        if (rc < 0) {
+            tls_error(rc, why, sizeof why);
+            snprintf(err, errlen, "%s: %s %s: %s", name, f[i].key, f[i].path, why);
+            return TERN_ECONF;
+        }
+    }
+    if (cf->certfile != NULL && mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0) {
+        snprintf(err, errlen, "%s: bridge_keyfile %s does not match bridge_certfile %s", name,
+                 cf->keyfile, cf->certfile);
+        return TERN_ECONF;
+    }
+    return TERN_OK;
+}
+
+int net_tls_client_new(struct broker *b, const struct conf_bridge *cf, struct tls_listener **out,
+                       char *err, size_t errlen)
+{
+    static const unsigned char pers[] = "tern tls bridge";
+    char name[96];
+    char why[160];
+    snprintf(name, sizeof name, "connection %s", cf->name);
+    struct tls_listener *t = listener_new(&b->mem);
+    if (t == NULL) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return TERN_ENOMEM;
+    }
+    if (load_client_files(t, cf, name, err, errlen) != TERN_OK) {
+        listener_free(&b->mem, t);
+        return TERN_ECONF;
+    }
+    int rc = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy, pers,
+                                   sizeof pers - 1);
+    if (rc == 0)
+        rc = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT,
+                                         MBEDTLS_SSL_TRANSPORT_STREAM,
+                                         MBEDTLS_SSL_PRESET_DEFAULT);
+    if (rc == 0 && cf->certfile != NULL)
+        rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key);
+    if (rc != 0) {
+        tls_error(rc, why, sizeof why);
+        snprintf(err, errlen, "%s: TLS set-up failed: %s", name, why);
+        listener_free(&b->mem, t);
+        return TERN_ECONF;
+    }
+    mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
+    mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+    *out = t;
+    return TERN_OK;
+}
+
+void net_tls_client_free(struct broker *b, struct tls_listener *t)
+{
+    listener_free(&b->mem, t);
+}
+
+int net_tls_client_open(struct conn *c, struct tls_listener *tl, const char *host, bool insecure)
+{
+    struct broker *b = c->b;
+    struct tls_conn *t = mem_calloc(&b->mem, 1, sizeof *t);
+    if (t == NULL)
+        return TERN_ENOMEM;
+    mbedtls_ssl_init(&t->ssl);
+    c->tp_state = t;
+    t->tl = tl;
+    tl->refs++;
+    if (mbedtls_ssl_setup(&t->ssl, &tl->conf) != 0 ||
+        (!insecure && mbedtls_ssl_set_hostname(&t->ssl, host) != 0))
+        return TERN_ENOMEM;
+    mbedtls_ssl_set_bio(&t->ssl, c, bio_send, bio_recv, NULL);
+    /* The client speaks first: conn.c calls read (which drives the handshake) once the
+     * socket is writable. */
+    conn_transport_wants_write(c, true);
+    return TERN_OK;
+}
+
 const struct transport net_tls_transport = {
     .name = "tls",
     .read = tls_read,
@@ -601,4 +727,5 @@ const struct transport net_tls_transport = {
     .reload = tls_reload,
     .open = tls_open,
     .peer_identity = tls_peer_identity,
+    .ready = tls_ready,
 };

@@ -17,10 +17,15 @@
 #ifndef TERN_NET_TLS_H
 #define TERN_NET_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+struct broker;
+struct conf_bridge;
 struct conf_listener;
+struct conn;
 struct log;
+struct tls_listener;
 
 #define NET_TLS_CACHE_ENTRIES 1024
 #define NET_TLS_TICKET_LIFETIME_S 86400
@@ -32,5 +37,19 @@ struct log;
  */
 int net_tls_check_files(const struct conf_listener *cl, const char *name, struct log *log,
                         char *err, size_t errlen);
+
+/*
+ * The client side, for bridges. net_tls_client_new reads cf's bridge_cafile/bridge_capath (the
+ * CAs the remote's certificate must chain to) and bridge_certfile/bridge_keyfile (optional
+ * client certificate) into a new client configuration (*out, owned by the caller; free with
+ * net_tls_client_free). Returns TERN_OK or TERN_ECONF with "connection NAME: ..." in err.
+ * net_tls_client_open starts TLS on c, a connection made with net_tls_transport by conn_connect:
+ * the handshake checks the remote's certificate against the CAs and, unless insecure, that it
+ * names host. Takes a reference to t for c's lifetime. TERN_OK or TERN_ENOMEM.
+ */
+int net_tls_client_new(struct broker *b, const struct conf_bridge *cf, struct tls_listener **out,
+                       char *err, size_t errlen);
+void net_tls_client_free(struct broker *b, struct tls_listener *t);
+int net_tls_client_open(struct conn *c, struct tls_listener *t, const char *host, bool insecure);
 
 #endif

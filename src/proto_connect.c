@@ -4,7 +4,8 @@
  * Rules enforced: 3.1.0-2 (a second CONNECT closes the connection), 3.1.2-2 (unsupported
  * protocol level: CONNACK 0x01, then close), 3.1.3-7/3.1.3-8 (an empty client id needs clean
  * session 1, else CONNACK 0x02; one is assigned), 3.1.4-2 (a client id already connected: the
- * old connection is closed, its will published), 3.2.2-1..3 (session present), 3.2.2-4
+ * old connection is closed, its will published; a local bridge session's id is refused with
+ * 0x02), 3.2.2-1..3 (session present), 3.2.2-4
  * (non-zero return code: session present 0, then close). The codec already rejected the
  * malformed flag combinations (3.1.2-3, 3.1.2-11..15, 3.1.2-22). Username and password
  * (3.1.3.4, 3.1.3.5) are judged by security.c: a refused login gets CONNACK 0x05 (3.2.2.3);
@@ -32,11 +33,14 @@ static int refuse(struct conn *c, uint8_t rc, const char *why)
     return TERN_EPROTO;
 }
 
+/* The protocol level with the top bit set (0x84, 0x83) is a bridge that connects with
+ * try_private (Mosquitto's convention): accepted like the plain level. */
 static bool level_ok(const struct pkt_connect *k)
 {
+    uint8_t level = k->proto_level & 0x7f;
     if (k->proto_name.len == 4 && memcmp(k->proto_name.p, "MQTT", 4) == 0)
-        return k->proto_level == MQTT_PROTO_V311;
-    return k->proto_level == MQTT_PROTO_V31;
+        return level == MQTT_PROTO_V311;
+    return level == MQTT_PROTO_V31;
 }
 
 /* Closes the connection that holds this client id now, if any (3.1.4-2). */
@@ -106,6 +110,9 @@ int proto_connect(struct conn *c, const struct pkt *p)
                                   (unsigned long long)++b->auto_id);
         id = (const uint8_t *)auto_id;
     }
+    struct sess *owner = sess_find(b, id, id_len);
+    if (owner != NULL && owner->bridge != NULL)
+        return refuse(c, MQTT_CONNACK_ID_REJECTED, "client id is a local bridge session's");
     struct msg *will = NULL;
     if (k->will) {
         will = msg_new(&b->mem, k->will_topic.p, k->will_topic.len, k->will_payload.p,
@@ -130,6 +137,8 @@ int proto_connect(struct conn *c, const struct pkt *p)
     s->username = uname;
     s->user_known = true;
     s->clean = k->clean_session;
+    /* A remote bridge with try_private is not sent back what it published (no echo). */
+    s->no_local = (k->proto_level & 0x80) != 0;
     s->will = will;
     c->sess = s;
     c->state = CONN_ACTIVE;
@@ -142,7 +151,7 @@ int proto_connect(struct conn *c, const struct pkt *p)
     conn_send_bytes(c, ack, sizeof ack);
     if (b->lim.connection_messages)
         LOG_INFO(&b->log, "New client connected from %s as %s (p%u, c%d, k%u).", c->peer,
-                 s->client_id, k->proto_level == MQTT_PROTO_V311 ? 2u : 1u,
+                 s->client_id, (k->proto_level & 0x7f) == MQTT_PROTO_V311 ? 2u : 1u,
                  k->clean_session ? 1 : 0, k->keepalive);
     sess_attach(s, c);
     return TERN_OK;

@@ -28,8 +28,9 @@
 #include "tern/err.h"
 #include "tern/msg.h"
 
-/* Creates and publishes the message with c's listener's message_expiry. Returns TERN_OK or
- * TERN_ENOMEM (nothing published). */
+/* Creates and publishes the message with c's listener's message_expiry, marked as coming
+ * from c's session (for no-local fan-out). Returns TERN_OK or TERN_ENOMEM (nothing
+ * published). */
 static int publish(struct conn *c, const struct pkt_publish *pp)
 {
     struct broker *b = c->b;
@@ -51,6 +52,7 @@ static int publish(struct conn *c, const struct pkt_publish *pp)
         return TERN_ENOMEM;
     }
     expire_stamp(b, m, c->lst != NULL ? c->lst->message_expiry : -1);
+    m->origin = c->sess;
     broker_publish(b, m);
     msg_unref(&m);
     return TERN_OK;

@@ -665,7 +665,7 @@ void sess_detach(struct sess *s)
         sess_free(s);
         return;
     }
-    if (b->lim.session_expiry_ms > 0)
+    if (b->lim.session_expiry_ms > 0 && s->bridge == NULL)
         loop_timer_start(b->loop, &s->expiry,
                          broker_now(b) + (uint64_t)b->lim.session_expiry_ms);
 }

@@ -27,6 +27,7 @@
 #include "queue.h"
 
 struct broker;
+struct bridge;
 struct conn;
 struct msg;
 
@@ -83,6 +84,11 @@ struct sess {
     uint32_t pkey;        /* persistence key; 0 = not logged (clean session or persistence off) */
     uint32_t match_gen;   /* fan-out de-duplication (broker.c) */
     uint32_t match_idx;
+    struct bridge *bridge; /* the bridge this session carries out (bridge.c); NULL for a
+                              client's. A bridge session never expires and no client may
+                              take its id. */
+    bool no_local;        /* not sent messages that came in through it: a bridge's own
+                             session, or a remote bridge that connected with try_private */
     struct loop_timer expiry; /* persistent_client_expiration while offline */
     struct loop_timer retry;  /* earliest in-flight resend while connected (retry_interval) */
 };

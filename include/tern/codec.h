@@ -165,6 +165,12 @@ size_t codec_publish_header_size(size_t topic_len, uint8_t qos, size_t payload_l
 size_t codec_encode_publish_header(uint8_t *out, const uint8_t *topic, size_t topic_len,
                                    uint8_t qos, bool retain, bool dup, uint16_t packet_id,
                                    size_t payload_len);
+/* The same with the topic given in two pieces, head then tail (a bridge's remote prefix and
+ * the rest of the local topic), so a remapped topic needs no copy of its own. */
+size_t codec_encode_publish_header2(uint8_t *out, const uint8_t *head, size_t head_len,
+                                    const uint8_t *tail, size_t tail_len, uint8_t qos,
+                                    bool retain, bool dup, uint16_t packet_id,
+                                    size_t payload_len);
 
 /*
  * Client-side encoders, used by tests, fuzz seeds and (later) bridges.

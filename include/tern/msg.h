@@ -7,10 +7,10 @@
  * m; msg_unref drops the caller's reference and sets the caller's pointer to NULL. The last
  * unref frees the block through the struct mem it was allocated from.
  * Per-recipient state (packet id, granted QoS, DUP, QoS 2 phase) never lives here.
- * Besides refs, only persist.c writes after creation: id (once, when first published), prefs
- * and pgen (its own bookkeeping: how many logged holders, which log file has the body); and
- * expire.c stamps expiry_s/expires_at once, before the message is first published or when
- * persistence restores it.
+ * Besides refs and origin (set once, before it is published), only persist.c writes after
+ * creation: id (once, when first published), prefs and pgen (its own bookkeeping: how many
+ * logged holders, which log file has the body); and expire.c stamps expiry_s/expires_at
+ * once, before the message is first published or when persistence restores it.
  */
 #ifndef TERN_MSG_H
 #define TERN_MSG_H
@@ -33,6 +33,10 @@ struct msg {
     uint32_t expiry_s;      /* message_expiry in force when it arrived; 0 = none */
     uint64_t expires_at;    /* loop time (ms) it expires; 0 = not stamped yet (never),
                                UINT64_MAX = never (expire.c) */
+    const void *origin;     /* the session it came in through (a bridge's, or a client's);
+                               an identity compared during fan-out (a no-local session is
+                               not sent its own messages), never dereferenced; NULL for the
+                               broker's own messages. Set by the creator before publishing. */
     struct mem *mem;
     uint8_t *payload;       /* points into this block, after the topic */
     char topic[];           /* topic_len bytes, NUL, then the payload */

@@ -864,10 +864,30 @@ END_TEST
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+START_TEST(test_codec_publish_header2_equals_joined_topic)
+{
+    uint8_t a[64];
+    uint8_t b[64];
+    size_t na = codec_encode_publish_header(a, (const uint8_t *)"site1/sensors/t", 15, 1, true,
+                                            true, 77, 5);
+    size_t nb = codec_encode_publish_header2(b, (const uint8_t *)"site1/", 6,
+                                             (const uint8_t *)"sensors/t", 9, 1, true, true, 77,
+                                             5);
+    ck_assert_uint_eq(na, codec_publish_header_size(15, 1, 5));
+    ck_assert_uint_eq(nb, na);
+    ck_assert_mem_eq(a, b, na);
+    /* Empty head or tail. */
+    nb = codec_encode_publish_header2(b, NULL, 0, (const uint8_t *)"site1/sensors/t", 15, 1,
+                                      true, true, 77, 5);
+    ck_assert_mem_eq(a, b, na);
+}
+END_TEST
+
 Suite *codec_suite(void)
 {
     Suite *s = suite_create("codec");
     TCase *rt = tcase_create("round_trip");
+    tcase_add_test(rt, test_codec_publish_header2_equals_joined_topic);
     TCase *hdr = tcase_create("framing");
     TCase *bad = tcase_create("malformed");
     TCase *str = tcase_create("strings");

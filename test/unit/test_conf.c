@@ -423,17 +423,20 @@ START_TEST(test_conf_unsupported_keys_warn_and_continue)
         "crlfile /etc/crl.pem\n"
         "connection bridge1\n"
         "address 10.0.0.1:1883\n"
+        "notifications false\n"
         "topic # both 0\n"
+        "bridge_attempt_unsubscribe true\n"
         "sys_interval 0\n"
         "plugin_opt_foo bar\n"
         "max_keepalive 30\n";
     ck_assert_int_eq(load(text), TERN_OK);
-    ck_assert_int_eq(warns.n, 5);
+    ck_assert_int_eq(warns.n, 4);
     ck_assert_str_eq(warns.msg[0], "t.conf:2: unsupported option 'crlfile' (ignored)");
-    ck_assert_str_eq(warns.msg[1], "t.conf:3: unsupported option 'connection' (ignored)");
-    ck_assert_str_eq(warns.msg[2], "t.conf:4: unsupported option 'address' (ignored)");
-    ck_assert_str_eq(warns.msg[3], "t.conf:5: unsupported option 'topic' (ignored)");
-    ck_assert_str_eq(warns.msg[4], "t.conf:7: unsupported option 'plugin_opt_foo' (ignored)");
+    ck_assert_str_eq(warns.msg[1], "t.conf:5: unsupported option 'notifications' (ignored)");
+    ck_assert_str_eq(warns.msg[2],
+                     "t.conf:7: unsupported option 'bridge_attempt_unsubscribe' (ignored)");
+    ck_assert_str_eq(warns.msg[3], "t.conf:9: unsupported option 'plugin_opt_foo' (ignored)");
+    ck_assert_uint_eq(c.n_bridges, 1);
     ck_assert_uint_eq(c.max_keepalive, 30);
     ck_assert_int_eq(c.sys_interval, 0);
 }
@@ -798,6 +801,140 @@ START_TEST(test_conf_shipped_tern_conf_defaults_are_the_real_defaults)
 }
 END_TEST
 
+/* ---- bridge sections ---- */
+
+START_TEST(test_conf_bridge_section_parsed)
+{
+    const char *text =
+        "connection up\n"
+        "address 10.0.0.1:1884\n"
+        "remote_clientid gw1\n"
+        "remote_username u\n"
+        "remote_password p\n"
+        "cleansession true\n"
+        "try_private false\n"
+        "keepalive_interval 30\n"
+        "restart_timeout 2 20\n"
+        "topic sensors/# out 1 gw/ site1/\n"
+        "topic cmd/# in 2\n"
+        "topic \"\" both 0 a/b c/d\n"
+        "bridge_cafile /etc/ssl/my ca.pem\n"
+        "bridge_insecure true\n"
+        "connection second\n"
+        "address example.org\n"
+        "topic x\n";
+    ck_assert_int_eq(load(text), TERN_OK);
+    ck_assert_int_eq(warns.n, 0);
+    ck_assert_uint_eq(c.n_bridges, 2);
+    const struct conf_bridge *b = &c.bridges[0];
+    ck_assert_str_eq(b->name, "up");
+    ck_assert_str_eq(b->file, "t.conf");
+    ck_assert_uint_eq(b->line, 1);
+    ck_assert_str_eq(b->host, "10.0.0.1");
+    ck_assert_uint_eq(b->port, 1884);
+    ck_assert_str_eq(b->remote_clientid, "gw1");
+    ck_assert_str_eq(b->remote_username, "u");
+    ck_assert_str_eq(b->remote_password, "p");
+    ck_assert(b->cleansession);
+    ck_assert(!b->try_private);
+    ck_assert_int_eq(b->keepalive, 30);
+    ck_assert_int_eq(b->restart_base, 2);
+    ck_assert_int_eq(b->restart_cap, 20);
+    ck_assert_uint_eq(b->n_topics, 3);
+    ck_assert_str_eq(b->topics[0].pattern, "sensors/#");
+    ck_assert_uint_eq(b->topics[0].dir, CONF_BRIDGE_OUT);
+    ck_assert_uint_eq(b->topics[0].qos, 1);
+    ck_assert_str_eq(b->topics[0].local_prefix, "gw/");
+    ck_assert_str_eq(b->topics[0].remote_prefix, "site1/");
+    ck_assert_uint_eq(b->topics[1].dir, CONF_BRIDGE_IN);
+    ck_assert_uint_eq(b->topics[1].qos, 2);
+    ck_assert_str_eq(b->topics[1].local_prefix, "");
+    ck_assert_str_eq(b->topics[2].pattern, "");
+    ck_assert_uint_eq(b->topics[2].dir, CONF_BRIDGE_BOTH);
+    ck_assert_str_eq(b->topics[2].local_prefix, "a/b");
+    ck_assert_str_eq(b->cafile, "/etc/ssl/my ca.pem");
+    ck_assert(b->insecure);
+    ck_assert_ptr_null(b->certfile);
+    /* Mosquitto's defaults. */
+    b = &c.bridges[1];
+    ck_assert_str_eq(b->host, "example.org");
+    ck_assert_uint_eq(b->port, 1883);
+    ck_assert_ptr_null(b->remote_clientid);
+    ck_assert(!b->cleansession);
+    ck_assert(b->try_private);
+    ck_assert_int_eq(b->keepalive, 60);
+    ck_assert_int_eq(b->restart_base, 5);
+    ck_assert_int_eq(b->restart_cap, 30);
+    ck_assert_uint_eq(b->topics[0].dir, CONF_BRIDGE_OUT);
+    ck_assert_uint_eq(b->topics[0].qos, 0);
+}
+END_TEST
+
+START_TEST(test_conf_bridge_errors)
+{
+    expect_error("address 10.0.0.1\n", "t.conf:1: address: no bridge defined yet (put it after "
+                 "a 'connection NAME' line)");
+    conf_cleanup(&c);
+    expect_error("topic a out\n", "t.conf:1: topic: no bridge defined yet (put it after a "
+                 "'connection NAME' line)");
+    conf_cleanup(&c);
+    expect_error("connection up\ntopic a/# out 1\n", "t.conf:1: connection up: no address given");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\n", "t.conf:1: connection up: no topic given");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/# sideways 1\n",
+                 "t.conf:3: topic: direction 'sideways' is not in, out or both");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/# in 3\n",
+                 "t.conf:3: topic: QoS '3' is not 0, 1 or 2");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/# in 1 x/\n",
+                 "t.conf:3: topic: a local prefix needs a remote prefix too");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/# in 1 x/# y/\n",
+                 "t.conf:3: topic: a prefix may not contain + or #");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a/#/b in 1\n",
+                 "t.conf:3: topic: 'a/#/b' is not a valid topic filter");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h:99999\n",
+                 "t.conf:2: address: invalid port '99999' (1-65535)");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h:1 k:2\n",
+                 "t.conf:2: address: only one address per bridge is supported");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\naddress k\n",
+                 "t.conf:3: address: duplicate value (already set to 'h')");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a\nconnection up\n",
+                 "t.conf:4: connection: duplicate bridge name 'up'");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a\nbridge_certfile /c.pem\n",
+                 "t.conf:1: connection up: bridge_certfile and bridge_keyfile go together");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a\nbridge_certfile /c.pem\n"
+                 "bridge_keyfile /k.pem\n",
+                 "t.conf:1: connection up: a client certificate needs bridge_cafile or "
+                 "bridge_capath (TLS)");
+    conf_cleanup(&c);
+    expect_error("connection up\naddress h\ntopic a\nremote_password p\n",
+                 "t.conf:1: connection up: remote_password needs remote_username "
+                 "(MQTT 3.1.2.9)");
+    conf_cleanup(&c);
+    expect_error("bridge_cafile /etc/ca.pem\n", "t.conf:1: bridge_cafile: no bridge defined "
+                 "yet (put it after a 'connection NAME' line)");
+    conf_cleanup(&c);
+    expect_error("connection up\nkeepalive_interval 0\n",
+                 "t.conf:2: keepalive_interval: '0' is not a number of seconds (1-65535)");
+    conf_cleanup(&c);
+    expect_error("connection up\nrestart_timeout 10 5\n",
+                 "t.conf:2: restart_timeout: cap '5' must be a number of seconds at least 10");
+    conf_cleanup(&c);
+    expect_error("connection up\ntry_private yes\n",
+                 "t.conf:2: try_private: 'yes' is not a boolean (use true or false)");
+}
+END_TEST
+
 Suite *conf_suite(void)
 {
     Suite *s = suite_create("conf");
@@ -839,6 +976,8 @@ Suite *conf_suite(void)
     tcase_add_test(tc, test_conf_sys_interval_range);
     tcase_add_test(tc, test_conf_retry_keys);
     tcase_add_test(tc, test_conf_dead_letter_topic);
+    tcase_add_test(tc, test_conf_bridge_section_parsed);
+    tcase_add_test(tc, test_conf_bridge_errors);
     tcase_add_test(tc, test_conf_unsupported_without_warn_callback);
 
     tcase_add_test(tc, test_conf_log_dest_repeats_and_replaces_default);
