@@ -40,19 +40,21 @@ const char *conn_client_id(const struct conn *c)
     return c->sess != NULL ? c->sess->client_id : "-";
 }
 
-int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer)
+/* A new connection on fd (accepted or connecting out) with its CONNECT/CONNACK timer
+ * running; NULL (fd closed, counted) without memory. Not yet watched or listed. */
+static struct conn *conn_new(struct broker *b, int fd, const struct transport *tp,
+                             const char *peer)
 {
     struct conn *c = mem_calloc(&b->mem, 1, sizeof *c);
     if (c == NULL) {
         close(fd);
         b->stats.dropped_nomem++;
-        return TERN_ENOMEM;
+        return NULL;
     }
     c->b = b;
     c->fd = fd;
     c->state = CONN_NEW;
-    c->lst = lst;
-    c->tp = lst->tp;
+    c->tp = tp;
     snprintf(c->peer, sizeof c->peer, "%s", peer);
     outq_init(&c->out, &b->mem);
     loop_timer_init(&c->timer, on_timer, c);
@@ -62,8 +64,27 @@ int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer
         close(fd);
         mem_free(&b->mem, c);
         b->stats.dropped_nomem++;
-        return TERN_ENOMEM;
+        return NULL;
     }
+    return c;
+}
+
+/* Puts c at the head of the broker's connection list. */
+static void conn_link(struct broker *b, struct conn *c)
+{
+    c->next = b->conns;
+    if (b->conns != NULL)
+        b->conns->prev = c;
+    b->conns = c;
+    b->stats.connections_open++;
+}
+
+int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer)
+{
+    struct conn *c = conn_new(b, fd, lst->tp, peer);
+    if (c == NULL)
+        return TERN_ENOMEM;
+    c->lst = lst;
     /* A push transport takes the fd over (and closes it itself when it fails). */
     int rc = c->tp->attach != NULL ? c->tp->attach(c)
                                    : loop_watch(b->loop, fd, PLAT_READ, on_io, c);
@@ -75,13 +96,9 @@ int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer
         b->stats.dropped_nomem++;
         return rc;
     }
-    c->next = b->conns;
-    if (b->conns != NULL)
-        b->conns->prev = c;
-    b->conns = c;
+    conn_link(b, c);
     lst->n_conns++;
     peer_count_add(&b->peers, &b->mem, c->peer);
-    b->stats.connections_open++;
     b->stats.connections_accepted++;
     if (b->lim.connection_messages)
         LOG_INFO(&b->log, "New connection from %s on port %u.", c->peer, lst->port);
@@ -96,35 +113,18 @@ int conn_accept(struct broker *b, struct listener *lst, int fd, const char *peer
 int conn_connect(struct broker *b, int fd, const struct transport *tp, const char *peer,
                  struct bridge *br, struct conn **out)
 {
-    struct conn *c = mem_calloc(&b->mem, 1, sizeof *c);
-    if (c == NULL) {
-        close(fd);
-        b->stats.dropped_nomem++;
+    struct conn *c = conn_new(b, fd, tp, peer);
+    if (c == NULL)
         return TERN_ENOMEM;
-    }
-    c->b = b;
-    c->fd = fd;
-    c->state = CONN_NEW;
-    c->tp = tp;
     c->bridge = br;
-    snprintf(c->peer, sizeof c->peer, "%s", peer);
-    outq_init(&c->out, &b->mem);
-    loop_timer_init(&c->timer, on_timer, c);
-    c->last_rx = broker_now(b);
-    c->mask = PLAT_READ;
-    if (loop_timer_start(b->loop, &c->timer, c->last_rx + b->lim.connect_timeout_ms) != TERN_OK ||
-        loop_watch(b->loop, fd, PLAT_READ, on_io, c) != TERN_OK) {
+    if (loop_watch(b->loop, fd, PLAT_READ, on_io, c) != TERN_OK) {
         loop_timer_stop(b->loop, &c->timer);
         close(fd);
         mem_free(&b->mem, c);
         b->stats.dropped_nomem++;
         return TERN_ENOMEM;
     }
-    c->next = b->conns;
-    if (b->conns != NULL)
-        b->conns->prev = c;
-    b->conns = c;
-    b->stats.connections_open++;
+    conn_link(b, c);
     *out = c;
     return TERN_OK;
 }

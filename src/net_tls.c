@@ -392,10 +392,11 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     }
 }
 
-static int tls_open(struct conn *c)
+/* Gives c a TLS session over tl's configuration (server or client side); host: the name the
+ * server's certificate must carry, or NULL not to check it. */
+static int tls_attach_session(struct conn *c, struct tls_listener *tl, const char *host)
 {
     struct broker *b = c->b;
-    struct tls_listener *tl = c->lst->tp_listener;
     struct tls_conn *t = mem_calloc(&b->mem, 1, sizeof *t);
     if (t == NULL)
         return TERN_ENOMEM;
@@ -403,10 +404,16 @@ static int tls_open(struct conn *c)
     c->tp_state = t;
     t->tl = tl;
     tl->refs++;
-    if (mbedtls_ssl_setup(&t->ssl, &tl->conf) != 0)
+    if (mbedtls_ssl_setup(&t->ssl, &tl->conf) != 0 ||
+        (host != NULL && mbedtls_ssl_set_hostname(&t->ssl, host) != 0))
         return TERN_ENOMEM;
     mbedtls_ssl_set_bio(&t->ssl, c, bio_send, bio_recv, NULL);
     return TERN_OK;
+}
+
+static int tls_open(struct conn *c)
+{
+    return tls_attach_session(c, c->lst->tp_listener, NULL);
 }
 
 static void tls_close(struct conn *c)
@@ -698,18 +705,9 @@ void net_tls_client_free(struct broker *b, struct tls_listener *t)
 
 int net_tls_client_open(struct conn *c, struct tls_listener *tl, const char *host, bool insecure)
 {
-    struct broker *b = c->b;
-    struct tls_conn *t = mem_calloc(&b->mem, 1, sizeof *t);
-    if (t == NULL)
-        return TERN_ENOMEM;
-    mbedtls_ssl_init(&t->ssl);
-    c->tp_state = t;
-    t->tl = tl;
-    tl->refs++;
-    if (mbedtls_ssl_setup(&t->ssl, &tl->conf) != 0 ||
-        (!insecure && mbedtls_ssl_set_hostname(&t->ssl, host) != 0))
-        return TERN_ENOMEM;
-    mbedtls_ssl_set_bio(&t->ssl, c, bio_send, bio_recv, NULL);
+    int rc = tls_attach_session(c, tl, insecure ? NULL : host);
+    if (rc != TERN_OK)
+        return rc;
     /* The client speaks first: conn.c calls read (which drives the handshake) once the
      * socket is writable. */
     conn_transport_wants_write(c, true);
