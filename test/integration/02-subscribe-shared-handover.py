@@ -16,23 +16,6 @@ from tern_test import check, check_eq
 F = "$share/q/jobs/#"
 
 
-def read_all(clients, total, timeout=5.0):
-    got = {c.name: [] for c in clients}
-    deadline = time.monotonic() + timeout
-    while sum(len(v) for v in got.values()) < total:
-        check(time.monotonic() < deadline, "%d arrived in time: %r" %
-              (total, {k: [p.payload for p in v] for k, v in got.items()}))
-        for c in clients:
-            try:
-                p = c.recv(0.05)
-            except t.TestFailure:
-                continue
-            check(p.type == t.PUBLISH, "%s: PUBLISH, got %r" % (c.name, p))
-            c.ack(p)
-            got[c.name].append(p)
-    return got
-
-
 def clean_members():
     with t.Broker(["max_inflight_messages 1"]) as b:
         members = [t.connected(b.port, "w%d" % i) for i in range(3)]
@@ -49,7 +32,7 @@ def clean_members():
         w0.close()
         for m, p in zip(members[1:], first[1:]):
             m.ack(p)
-        got = read_all(members[1:], 7)
+        got = t.collect_from(members[1:], 7, timeout=5.0)
         payloads = sorted(p.payload for v in got.values() for p in v)
         want = sorted([b"j%d" % i for i in range(9) if b"j%d" % i not in
                        (first[1].payload, first[2].payload)])
@@ -77,7 +60,7 @@ def persistent_members():
         c = p1.recv(what="p1's in-flight message")
         p0.close()
         p1.ack(c)
-        got = read_all([p1], 3)["p1"]
+        got = t.collect_from([p1], 3, timeout=5.0)["p1"]
         check_eq(sorted(set(p.payload for p in got + [c])), [b"y0", b"y1", b"y2", b"y3"],
                  "p1 got every message, p0's in flight and queued ones included")
         p1.disconnect()
@@ -95,7 +78,7 @@ def persistent_members():
         check_eq(r0.connect("p0", clean=False).session_present, 1, "p0 session present")
         r1 = t.Client(b.port, "p1")
         check_eq(r1.connect("p1", clean=False).session_present, 1, "p1 session present")
-        got = read_all([r0, r1], 4)
+        got = t.collect_from([r0, r1], 4, timeout=5.0)
         everything = [p.payload for v in got.values() for p in v]
         check_eq(sorted(everything), [b"z0", b"z1", b"z2", b"z3"],
                  "the restored group delivered each message once, none of y* came back")

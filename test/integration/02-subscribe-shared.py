@@ -12,24 +12,6 @@ from tern_test import check, check_eq
 N = 300
 
 
-def drain_all(clients, total, timeout=10.0):
-    """Reads PUBLISHes from every client (acking) until total arrived; returns per client."""
-    got = {c.name: [] for c in clients}
-    deadline = time.monotonic() + timeout
-    while sum(len(v) for v in got.values()) < total:
-        check(time.monotonic() < deadline, "all %d arrived in time: %r" %
-              (total, {k: len(v) for k, v in got.items()}))
-        for c in clients:
-            try:
-                p = c.recv(0.05)
-            except t.TestFailure:
-                continue
-            check(p.type == t.PUBLISH, "%s: PUBLISH, got %r" % (c.name, p))
-            c.ack(p)
-            got[c.name].append(p)
-    return got
-
-
 def main():
     if not t.tern_only("shared subscriptions"):
         return
@@ -45,7 +27,7 @@ def main():
         plain.expect_publish("jobs/old", b"retained", retain=True)
         for i in range(N):
             pub.publish("jobs/new", b"%d" % i, qos=1, pid=i % 60000 + 1)
-        got = drain_all(members, N)
+        got = t.collect_from(members, N)
         payloads = sorted(int(p.payload) for v in got.values() for p in v)
         check_eq(payloads, list(range(N)), "every message to exactly one member")
         for name, v in got.items():

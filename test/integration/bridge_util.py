@@ -5,51 +5,21 @@ Tern), the bridge section of a config, and waits on the bridging broker's log. E
 stopped by its pid; every wait is bounded.
 """
 
-import os
-import subprocess
 import tempfile
 import time
 
-from tern_test import BIN, HOST, TestFailure, free_port, wait_port
-from sec_util import ref_mosquitto
+from tern_test import HOST, TestFailure
+from sec_util import RefBroker
 
 
-class Upstream:
-    """Mosquitto on a fixed free port; start/stop may be repeated (same port, same dir)."""
+class Upstream(RefBroker):
+    """Mosquitto on a fixed free port, not started yet; start/stop may be repeated."""
 
     def __init__(self, extra=()):
-        self.dir = tempfile.mkdtemp(prefix="tern-up-")
-        self.port = free_port()
-        self.conf = os.path.join(self.dir, "mosquitto.conf")
-        lines = ["listener %d %s" % (self.port, HOST), "allow_anonymous true",
-                 "persistence_location %s/" % self.dir] + list(extra)
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.proc = None
-        self.starts = 0
-
-    def start(self):
-        broker, _ = ref_mosquitto()
-        self.starts += 1
-        self.log = open(os.path.join(self.dir, "mosquitto-%d.log" % self.starts), "wb")
-        self.proc = subprocess.Popen([broker, "-c", self.conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=self.dir)
-        wait_port(self.port, 5, self.proc)
-        return self
-
-    def stop(self):
-        """SIGTERM (Mosquitto saves its persistence file on the way out), SIGKILL after 5 s."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc is not None:
-            self.log.close()
-        self.proc = None
+        d = tempfile.mkdtemp(prefix="tern-up-")
+        lines = ["listener {port} %s" % HOST, "allow_anonymous true",
+                 "persistence_location %s/" % d] + list(extra)
+        super().__init__("\n".join(lines) + "\n", d, start=False)
 
 
 def bridge_lines(name, port, topics, extra=()):

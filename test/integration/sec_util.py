@@ -118,29 +118,48 @@ def ref_mosquitto():
 
 
 class RefBroker:
-    """The reference Mosquitto on a free port with a given config; stopped by pid."""
+    """The reference Mosquitto on a free port with a given config ("{port}" is replaced by it);
+    stopped by pid. start/stop may be repeated: same port and directory, one log per start
+    (mosquitto.log, then mosquitto-2.log, ...). start=False leaves it stopped."""
 
-    def __init__(self, conf_text, d):
-        from tern_test import free_port, wait_port
+    def __init__(self, conf_text, d, start=True):
+        from tern_test import free_port
+        self.dir = d
         self.port = free_port()
         self.conf = os.path.join(d, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write(conf_text.replace("{port}", str(self.port)))
+        self.proc = None
+        self.log = None
+        self.starts = 0
+        if start:
+            self.start()
+
+    def start(self):
+        from tern_test import wait_port
         broker, _ = ref_mosquitto()
-        self.log = open(os.path.join(d, "mosquitto.log"), "wb")
+        self.starts += 1
+        name = "mosquitto.log" if self.starts == 1 else "mosquitto-%d.log" % self.starts
+        self.log = open(os.path.join(self.dir, name), "wb")
         self.proc = subprocess.Popen([broker, "-c", self.conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=d)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=self.dir)
         wait_port(self.port, 5, self.proc)
+        return self
 
     def stop(self):
-        if self.proc.poll() is None:
+        """SIGTERM (Mosquitto saves its persistence file on the way out), SIGKILL after 5 s."""
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
+        self.proc = None
+        self.log = None
 
 
 def wait_log(broker, text, timeout=5):

@@ -611,6 +611,25 @@ class Client:
         return got
 
 
+def collect_from(clients, total, timeout=10.0):
+    """Reads PUBLISH packets from every client in turn (acking them) until total arrived in
+    all; returns {client name: [packets]}. Fails if they do not arrive within timeout."""
+    got = {c.name: [] for c in clients}
+    deadline = time.monotonic() + timeout
+    while sum(len(v) for v in got.values()) < total:
+        check(time.monotonic() < deadline, "all %d arrived in time: %r" %
+              (total, {k: [p.payload for p in v] for k, v in got.items()}))
+        for c in clients:
+            try:
+                p = c.recv(0.05)
+            except TestFailure:
+                continue
+            check(p.type == PUBLISH, "%s: PUBLISH, got %r" % (c.name, p))
+            c.ack(p)
+            got[c.name].append(p)
+    return got
+
+
 def connected(port, client_id, clean=True, keepalive=60, **kw):
     c = Client(port, client_id or "anon")
     c.connect(client_id, clean, keepalive, **kw)
